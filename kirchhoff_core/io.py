@@ -1,0 +1,224 @@
+"""Circuit files: structure and parameters in JSON, big parameter sets in a sibling .safetensors.
+
+Nothing here ever unpickles: JSON is parsed with the standard library and weights with safetensors,
+so an uploaded file can at worst be rejected, never executed. The format is documented in
+docs/file-format.md; ``SCHEMA_VERSION`` changes when it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from .circuit import Circuit, CircuitError, Slice
+from .devices import KINDS, MAX_PARAMS
+
+FORMAT = "kirchhoffnet-circuit"
+SCHEMA_VERSION = 1
+INLINE_LIMIT = 20_000  # devices; above this ``weights="auto"`` writes a .safetensors file
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+class CircuitFileError(CircuitError):
+    """A file that is not a valid circuit (bad JSON, wrong schema, corrupt or unsafe weights)."""
+
+
+# --- dict <-> Circuit ----------------------------------------------------------------------------
+
+def circuit_to_dict(circuit: Circuit, include_params: bool = True, extra: dict | None = None) -> dict:
+    """The JSON-ready document; ``include_params=False`` leaves parameters to a weights file."""
+    cap = circuit.capacitance
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "name": circuit.name,
+        "num_nodes": int(circuit.num_nodes),
+        "capacitance": [float(c) for c in cap] if isinstance(cap, (list, tuple, np.ndarray)) else float(cap),
+        "inputs": [int(n) for n in circuit.inputs],
+        "outputs": [int(n) for n in circuit.outputs],
+        "resize": circuit.resize,
+        "slices": [],
+        "meta": circuit.meta,
+    }
+    for s in circuit.slices:
+        rec: dict[str, Any] = {"duration": float(s.duration)}
+        if s.num_nodes is not None:
+            rec["num_nodes"] = int(s.num_nodes)
+        devs = s.devices()
+        if not include_params:
+            for d in devs:
+                del d["params"]
+        rec["devices"] = devs
+        doc["slices"].append(rec)
+    doc.update(extra or {})
+    return doc
+
+
+def circuit_from_dict(doc: Any, weights: dict[str, np.ndarray] | None = None) -> Circuit:
+    """Parse and validate a circuit document (and its weights, when stored apart)."""
+    if not isinstance(doc, dict):
+        raise CircuitFileError("not a circuit file: the JSON top level must be an object")
+    if doc.get("format", FORMAT) != FORMAT:
+        raise CircuitFileError(f"format: expected {FORMAT!r}, got {doc.get('format')!r}")
+    version = doc.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise CircuitFileError(f"schema_version: this version reads {SCHEMA_VERSION}, the file has {version!r}")
+    for key in ("num_nodes", "inputs", "outputs", "slices"):
+        if key not in doc:
+            raise CircuitFileError(f"{key}: missing (a circuit file needs num_nodes, inputs, outputs, slices)")
+    if not isinstance(doc["slices"], list):
+        raise CircuitFileError("slices: must be a list of {duration, devices}")
+    slices = []
+    for i, rec in enumerate(doc["slices"]):
+        where = f"slices[{i}]"
+        if not isinstance(rec, dict) or "devices" not in rec or not isinstance(rec["devices"], list):
+            raise CircuitFileError(f"{where}: must be an object with duration and a devices list")
+        duration = rec.get("duration", 1.0)
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+            raise CircuitFileError(f"{where}.duration: must be a number, got {duration!r}")
+        s = Slice.from_devices(duration, rec["devices"], rec.get("num_nodes"), where=where)
+        if weights is not None:
+            s.params = _slice_weights(weights, i, s)
+        slices.append(s)
+    for key in ("inputs", "outputs"):
+        if not isinstance(doc[key], list):
+            raise CircuitFileError(f"{key}: must be a list of node numbers, got {doc[key]!r}")
+    cap = doc.get("capacitance", 1.0)
+    if isinstance(cap, bool) or not isinstance(cap, (int, float, list)):
+        raise CircuitFileError(f"capacitance: must be a number or a list of numbers, got {cap!r}")
+    circuit = Circuit(num_nodes=doc["num_nodes"], slices=slices, inputs=list(doc["inputs"]),
+                      outputs=list(doc["outputs"]), capacitance=cap, resize=doc.get("resize", "pad"),
+                      name=str(doc.get("name", "")), meta=dict(doc.get("meta") or {}))
+    return circuit.validate()
+
+
+def _slice_weights(weights: dict[str, np.ndarray], i: int, s: Slice) -> np.ndarray:
+    key = f"slices.{i}.params"
+    if key not in weights:
+        raise CircuitFileError(f"weights: tensor {key!r} is missing")
+    w = weights[key]
+    if w.shape != (s.num_devices, MAX_PARAMS):
+        raise CircuitFileError(f"weights: {key} has shape {tuple(w.shape)}, the JSON describes "
+                               f"{s.num_devices} devices (expected ({s.num_devices}, {MAX_PARAMS}))")
+    w = w.astype(np.float64)
+    for k in set(s.kind.tolist()):  # unused columns must stay zero
+        w[s.kind == k, KINDS[k].n_params:] = 0.0
+    return w
+
+
+# --- bytes and files -----------------------------------------------------------------------------
+
+def weights_to_bytes(circuit: Circuit) -> bytes:
+    return st_save({f"slices.{i}.params": np.ascontiguousarray(s.params) for i, s in enumerate(circuit.slices)})
+
+
+def weights_from_bytes(data: bytes) -> dict[str, np.ndarray]:
+    """Parse safetensors bytes; truncated or foreign data gives CircuitFileError."""
+    _refuse_pickle(data, "weights")
+    try:
+        return st_load(bytes(data))
+    except Exception as e:  # safetensors raises its own error types for corrupt headers / sizes
+        raise CircuitFileError(f"weights: not a valid .safetensors file ({e})") from None
+
+
+def parse_json(data: bytes | str, what: str = "circuit") -> Any:
+    """JSON text to objects, refusing pickles and non-standard numbers with a clear message."""
+    if isinstance(data, bytes):
+        _refuse_pickle(data, what)
+        if len(data) > MAX_FILE_BYTES:
+            raise CircuitFileError(f"{what}: file is {len(data) / 1e6:.0f} MB; the limit is "
+                                   f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CircuitFileError(f"{what}: not a JSON text file (it is not UTF-8)") from None
+
+    def no_constants(name: str) -> float:
+        raise CircuitFileError(f"{what}: {name} is not a valid number in a circuit file")
+
+    try:
+        return json.loads(data, parse_constant=no_constants)
+    except json.JSONDecodeError as e:
+        raise CircuitFileError(f"{what}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+
+
+def _refuse_pickle(data: bytes, what: str) -> None:
+    if data[:1] == b"\x80" or data[:2] == b"PK":
+        raise CircuitFileError(f"{what}: this looks like a pickle or PyTorch .pth/.pt file. For safety the "
+                               "playground never unpickles; save circuits as JSON (+ .safetensors)")
+
+
+def loads_circuit(data: bytes | str, weights: bytes | None = None) -> Circuit:
+    """A circuit from JSON bytes (e.g. an upload), with optional safetensors bytes."""
+    return _from_doc(parse_json(data), weights)
+
+
+def _from_doc(doc: Any, weights: bytes | None) -> Circuit:
+    if isinstance(doc, dict) and doc.get("weights") and weights is None:
+        raise CircuitFileError(f"weights: this circuit keeps its parameters in {doc['weights'].get('file')!r}; "
+                               "provide that .safetensors file too")
+    w = weights_from_bytes(weights) if weights is not None else None
+    if w is not None and isinstance(doc, dict) and isinstance(doc.get("weights"), dict):
+        expected = doc["weights"].get("sha256")
+        if expected and expected != hashlib.sha256(weights).hexdigest():
+            raise CircuitFileError("weights: the .safetensors file does not match this circuit (sha256 differs)")
+    return circuit_from_dict(doc, w)
+
+
+def dumps_circuit(circuit: Circuit, extra: dict | None = None) -> str:
+    """Compact single-file JSON with parameters inline (what the app offers for download)."""
+    return json.dumps(circuit_to_dict(circuit, extra=extra), separators=(",", ":"))
+
+
+def save_circuit(circuit: Circuit, path: str | pathlib.Path, weights: str = "auto",
+                 extra: dict | None = None) -> list[pathlib.Path]:
+    """Write ``path`` (JSON) and, for big circuits or ``weights="safetensors"``, ``path`` with a
+    .safetensors suffix. Returns the files written. ``extra`` adds top-level keys (e.g. training)."""
+    path = pathlib.Path(path)
+    if weights not in ("auto", "inline", "safetensors"):
+        raise ValueError(f"weights: choose 'auto', 'inline' or 'safetensors', got {weights!r}")
+    circuit.validate()
+    apart = weights == "safetensors" or (weights == "auto" and circuit.num_devices > INLINE_LIMIT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = [path]
+    doc_extra = dict(extra or {})
+    if apart:
+        blob = weights_to_bytes(circuit)
+        wpath = path.with_suffix(".safetensors")
+        wpath.write_bytes(blob)
+        doc_extra["weights"] = {"file": wpath.name, "sha256": hashlib.sha256(blob).hexdigest()}
+        written.append(wpath)
+    doc = circuit_to_dict(circuit, include_params=not apart, extra=doc_extra)
+    path.write_text(json.dumps(doc, indent=None if circuit.num_devices > 200 else 1))
+    return written
+
+
+def load_circuit(path: str | pathlib.Path) -> Circuit:
+    """Read a circuit file (and its sibling weights file when the JSON names one)."""
+    return load_checkpoint(path)[0]
+
+
+def load_checkpoint(path: str | pathlib.Path) -> tuple[Circuit, dict]:
+    """A circuit plus the extra top-level keys saved with it (e.g. ``training``)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise CircuitFileError(f"{path}: no such file")
+    data = path.read_bytes()
+    doc = parse_json(data)
+    weights = None
+    if isinstance(doc, dict) and isinstance(doc.get("weights"), dict):
+        wname = pathlib.Path(str(doc["weights"].get("file", ""))).name  # never leave the folder
+        wpath = path.parent / wname
+        if not wname or not wpath.is_file():
+            raise CircuitFileError(f"weights: {wpath} not found next to {path.name}")
+        weights = wpath.read_bytes()
+    circuit = _from_doc(doc, weights)
+    known = {"format", "schema_version", "name", "num_nodes", "capacitance", "inputs", "outputs", "resize",
+             "slices", "meta", "weights"}
+    return circuit, {k: v for k, v in doc.items() if k not in known}

@@ -1,0 +1,286 @@
+"""KirchhoffNet: a circuit as a torch module whose forward pass is the circuit's transient.
+
+The KCL right-hand side is written once, in incidence form: C dv/dt = -B g(v). For the families
+whose current is act(p0 v_s + p1 v_d + p2) the pre-activation of every device is one linear map of
+the node voltages, u = v W + b with W = p0 * S_src + p1 * S_dst, so a slice is a two-layer network
+(v -> act(vW + b) -> @ incidence). Small and medium circuits use dense matrices (two matmuls per
+evaluation, parallel devices cost nothing extra); big ones fall back to gather / index_add.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchdiffeq
+
+from .circuit import Circuit
+from .devices import KINDS, LEAKY_SLOPE, MAX_PARAMS
+from .solvers import SolverConfig, SolverError, SolverStats, WorkGuard
+
+DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatter
+
+# Families whose current is act(p0 v_s + p1 v_d + p2): one linear map of v per evaluation.
+_AFFINE_ACT = {"ShiftTanh2": torch.tanh, "ShiftRelu2": F.relu,
+               "ShiftLeakyRelu2": lambda u: F.leaky_relu(u, LEAKY_SLOPE)}
+
+
+def _difference_current(kind: str, dv: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Current of a family that depends on v_s - v_d only (p has shape (E, n_params))."""
+    if kind == "ShiftTanh1":
+        return torch.tanh(p[:, 1] * dv + p[:, 0])
+    if kind == "ShiftRelu1":
+        return p[:, 1] * F.relu(dv - p[:, 0])
+    if kind == "ShiftLeakyRelu1":
+        return p[:, 1] * F.leaky_relu(dv - p[:, 0], LEAKY_SLOPE)
+    if kind == "Conductance":
+        return p[:, 0] * dv
+    if kind == "TanhResistor":
+        return p[:, 0].abs() * torch.tanh(p[:, 1].abs() * dv)
+    raise KeyError(kind)
+
+
+class SliceDynamics(nn.Module):
+    """dv/dt of one time slice; devices grouped by kind, parameters one tensor per kind."""
+
+    def __init__(self, circuit: Circuit, index: int):
+        super().__init__()
+        s = circuit.slices[index]
+        self.index = index
+        self.width = circuit.width(index)
+        self.duration = float(s.duration)
+        self.dense = self.width * max(s.num_devices, 1) <= DENSE_LIMIT
+        self.kinds: list[str] = sorted(set(s.kind.tolist()))
+        self.params = nn.ParameterDict()
+        order = []
+        for k in self.kinds:
+            rows = np.flatnonzero(s.kind == k)
+            order.append(rows)
+            self.params[k] = nn.Parameter(torch.tensor(s.params[rows, : KINDS[k].n_params]))
+            self._add_index(k, s.src[rows], s.dst[rows])
+        # Position of each circuit device in the concatenated (kind-grouped) current vector.
+        self.register_buffer("order", torch.as_tensor(np.concatenate(order) if order else np.zeros(0, int)),
+                             persistent=False)
+        self.register_buffer("inv_c", torch.as_tensor(1.0 / circuit.capacitances(self.width)), persistent=False)
+        self.guard: WorkGuard | None = None
+
+    def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
+        E, n = len(src), self.width
+        self.register_buffer(f"src_{k}", torch.as_tensor(src), persistent=False)
+        self.register_buffer(f"dst_{k}", torch.as_tensor(dst), persistent=False)
+        if self.dense:
+            # One-hot selectors without the ground row (ground is 0 V, so it contributes nothing).
+            s_src = np.zeros((n + 1, E))
+            s_dst = np.zeros((n + 1, E))
+            s_src[src, np.arange(E)] = 1.0
+            s_dst[dst, np.arange(E)] = 1.0
+            self.register_buffer(f"ssrc_{k}", torch.as_tensor(s_src[1:]), persistent=False)
+            self.register_buffer(f"sdst_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
+            # Net current into each node: +I at dst, -I at src.
+            self.register_buffer(f"inc_{k}", torch.as_tensor((s_dst - s_src)[1:].T.copy()), persistent=False)
+
+    def _buf(self, name: str, k: str) -> torch.Tensor:
+        return getattr(self, f"{name}_{k}")
+
+    def kind_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
+        """Currents of each kind group, shape (..., E_k), in ``self.kinds`` order."""
+        out = []
+        vfull = None if self.dense else F.pad(v, (1, 0))
+        for k in self.kinds:
+            p = self.params[k]
+            if self.dense and k in _AFFINE_ACT:
+                w = p[:, 0] * self._buf("ssrc", k) + p[:, 1] * self._buf("sdst", k)
+                out.append(_AFFINE_ACT[k](torch.addmm(p[:, 2], v.reshape(-1, self.width), w)
+                                          .reshape(*v.shape[:-1], -1)))
+                continue
+            if self.dense:
+                vs = v @ self._buf("ssrc", k)
+                vd = v @ self._buf("sdst", k)
+            else:
+                vs = vfull[..., self._buf("src", k)]
+                vd = vfull[..., self._buf("dst", k)]
+            if k in _AFFINE_ACT:
+                out.append(_AFFINE_ACT[k](p[:, 0] * vs + p[:, 1] * vd + p[:, 2]))
+            else:
+                out.append(_difference_current(k, vs - vd, p))
+        return out
+
+    def net_current(self, v: torch.Tensor) -> torch.Tensor:
+        """Sum of device currents into each node (KCL), shape like v."""
+        net = None
+        currents = self.kind_currents(v)
+        if self.dense:
+            for k, i in zip(self.kinds, currents):
+                term = i @ self._buf("inc", k)
+                net = term if net is None else net + term
+            return net if net is not None else torch.zeros_like(v)
+        acc = v.new_zeros(*v.shape[:-1], self.width + 1)
+        for k, i in zip(self.kinds, currents):
+            acc = acc.index_add(-1, self._buf("dst", k), i).index_add(-1, self._buf("src", k), -i)
+        return acc[..., 1:]
+
+    def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        dv = self.net_current(v) * self.inv_c
+        if self.guard is not None:
+            self.guard.tick(t, dv)
+        return dv
+
+    def currents(self, v: torch.Tensor) -> torch.Tensor:
+        """Every device's current in circuit order, shape (..., E)."""
+        cat = torch.cat(self.kind_currents(v), dim=-1)
+        out = torch.empty_like(cat)
+        out[..., self.order] = cat
+        return out
+
+    # torchdiffeq calls these on adaptive solvers; they feed the solver-health counters.
+    def callback_accept_step(self, t0, y0, dt) -> None:
+        if self.guard is not None:
+            self.guard.stats.accepted += 1
+
+    def callback_reject_step(self, t0, y0, dt) -> None:
+        if self.guard is not None:
+            self.guard.stats.rejected += 1
+
+
+class KirchhoffNet(nn.Module):
+    """A circuit whose forward pass is its transient: input -> v(0), read-out = v(T) at outputs."""
+
+    def __init__(self, circuit: Circuit, solver: SolverConfig | None = None, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        circuit.validate()
+        self.circuit = circuit.copy()  # structure; parameters live in the modules below
+        self.solver = solver or SolverConfig()
+        self.stats = SolverStats()
+        self.slices = nn.ModuleList(SliceDynamics(self.circuit, i) for i in range(len(circuit.slices)))
+        self.inputs = list(circuit.inputs)
+        self.outputs = list(circuit.outputs)
+        self.to(dtype)
+        self.dtype = dtype
+
+    # --- plumbing --------------------------------------------------------------------------------
+    @property
+    def boundaries(self) -> list[float]:
+        """Slice boundary times [0, t1, ..., T]."""
+        return [0.0] + np.cumsum([d.duration for d in self.slices]).tolist()
+
+    @property
+    def t_end(self) -> float:
+        return self.boundaries[-1]
+
+    def initial_state(self, x: torch.Tensor) -> torch.Tensor:
+        """Charge the input nodes to x (other nodes start at 0 V)."""
+        x = torch.as_tensor(x, dtype=self.dtype)
+        if x.ndim == 1:
+            x = x.unsqueeze(0)
+        if x.shape[-1] != len(self.inputs):
+            raise ValueError(f"inputs: expected {len(self.inputs)} value(s) per sample (input nodes "
+                             f"{self.inputs}), got {x.shape[-1]}")
+        if not torch.isfinite(x).all():
+            raise ValueError("inputs: contain NaN or infinity; give finite voltages")
+        v = x.new_zeros(*x.shape[:-1], self.slices[0].width)
+        v[..., [n - 1 for n in self.inputs]] = x
+        return v
+
+    def resize(self, v: torch.Tensor, width: int) -> torch.Tensor:
+        """Carry the state into a slice of another width: truncate, zero-pad or tile."""
+        n = v.shape[-1]
+        if width <= n:
+            return v[..., :width]
+        if self.circuit.resize == "tile":
+            return v.repeat(*([1] * (v.ndim - 1)), -(-width // n))[..., :width]
+        return F.pad(v, (0, width - n))
+
+    @contextmanager
+    def _guarded(self, dyn: SliceDynamics) -> Iterator[None]:
+        dyn.guard = WorkGuard(self.solver, self.stats, f"slice {dyn.index}")
+        try:
+            yield
+        except AssertionError as e:  # torchdiffeq's own checks (dt underflow, max steps)
+            raise SolverError(f"solver failed in slice {dyn.index}: {e}. The circuit is probably stiff or "
+                              "exploding; lower the gains or the read-out time, or use a fixed-step solver.") from e
+        finally:
+            dyn.guard = None
+
+    def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        cfg = self.solver
+        options = {}
+        if not cfg.adaptive:
+            options["step_size"] = cfg.step_size or dyn.duration / 20
+        kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
+        with self._guarded(dyn):
+            if cfg.adjoint and torch.is_grad_enabled():
+                # The backward solve gets its own guard: its evaluations are counted as they happen.
+                return torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
+                                                  adjoint_options=options, **kwargs)
+            return torchdiffeq.odeint(dyn, v0, t, **kwargs)
+
+    # --- public API ------------------------------------------------------------------------------
+    def final_state(self, x: torch.Tensor) -> torch.Tensor:
+        """All node voltages of the last slice at T."""
+        v = self.initial_state(x)
+        for dyn in self.slices:
+            v = self.resize(v, dyn.width)
+            t = torch.tensor([0.0, dyn.duration], dtype=v.dtype)
+            v = self._solve(dyn, v, t)[-1]
+        return v
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Read-out voltages v(T) at the output nodes, shape (batch, n_outputs)."""
+        return self.final_state(x)[..., [n - 1 for n in self.outputs]]
+
+    def trajectory(self, x: torch.Tensor, times: Sequence[float] | torch.Tensor) -> torch.Tensor:
+        """Voltages of nodes 1..max_width at ``times`` across slices: (len(times), batch, max_width).
+
+        Nodes a slice does not have are NaN. At a slice boundary the voltages are those at the end
+        of the earlier slice (what a read-out at that instant samples).
+        """
+        times_np = np.asarray(torch.as_tensor(times, dtype=torch.float64).cpu(), dtype=np.float64).reshape(-1)
+        bounds = self.boundaries
+        if len(times_np) == 0 or times_np.min() < 0 or times_np.max() > bounds[-1] + 1e-12:
+            raise ValueError(f"times: must lie in [0, {bounds[-1]:g}], got {times_np.min():g}..{times_np.max():g}")
+        v = self.initial_state(x)
+        width = max(d.width for d in self.slices)
+        out = v.new_full((len(times_np), *v.shape[:-1], width), float("nan"))
+        for i, dyn in enumerate(self.slices):
+            v = self.resize(v, dyn.width)
+            t0, t1 = bounds[i], bounds[i + 1]
+            inside = (times_np >= t0) & (times_np <= t1) if i == 0 else (times_np > t0) & (times_np <= t1)
+            local = np.unique(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]))
+            local = np.clip(local, 0.0, dyn.duration)
+            sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype))
+            for j in np.flatnonzero(inside):
+                k = int(np.argmin(np.abs(local - (times_np[j] - t0))))
+                out[j, ..., : dyn.width] = sol[k]
+            v = sol[-1]
+        return out
+
+    def currents(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
+        """Current of every device of a slice at node voltages v, in the circuit's device order."""
+        return self.slices[slice_index].currents(torch.as_tensor(v, dtype=self.dtype))
+
+    def kcl_residual(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
+        """C dv/dt minus (currents in - currents out) summed device by device; ~0 when KCL holds."""
+        dyn = self.slices[slice_index]
+        v = torch.as_tensor(v, dtype=self.dtype)
+        s = self.circuit.slices[slice_index]
+        i = dyn.currents(v)
+        acc = v.new_zeros(*v.shape[:-1], dyn.width + 1)
+        acc.index_add_(-1, torch.as_tensor(s.dst), i)
+        acc.index_add_(-1, torch.as_tensor(s.src), -i)
+        c = 1.0 / dyn.inv_c
+        return c * dyn(torch.tensor(0.0), v) - acc[..., 1:]
+
+    def to_circuit(self) -> Circuit:
+        """The circuit with the module's current (e.g. trained) parameters."""
+        c = self.circuit.copy()
+        for s, dyn in zip(c.slices, self.slices):
+            params = np.zeros((s.num_devices, MAX_PARAMS))
+            for k in dyn.kinds:
+                rows = np.flatnonzero(s.kind == k)
+                params[rows, : KINDS[k].n_params] = dyn.params[k].detach().cpu().double().numpy()
+            s.params = params
+        return c

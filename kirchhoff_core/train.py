@@ -1,0 +1,181 @@
+"""Losses, metrics and a Trainer the app can drive one epoch at a time.
+
+The Trainer never loops on its own: ``step()`` runs one epoch and returns its record, so a UI can
+play (call step on a timer), pause (stop calling), step once, change the learning rate between
+epochs without losing anything, or ``reset()`` to the initial circuit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .datasets import Dataset
+from .model import KirchhoffNet
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
+}
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of a run; ``batch_size=0`` means full batch."""
+
+    lr: float = 0.05
+    optimizer: str = "adam"
+    batch_size: int = 128
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: choose one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
+            raise ValueError(f"lr: must be in (0, 10], got {self.lr!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 0):
+            raise ValueError(f"batch_size: must be a non-negative integer (0 = full batch), got {self.batch_size!r}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay: must be >= 0, got {self.weight_decay!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch did: losses, metric (accuracy or R^2), solver work and time."""
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    train_metric: float
+    test_metric: float
+    metric: str
+    nfe_forward: int
+    nfe_backward: int
+    rejected_steps: int
+    max_nfe_per_solve: int
+    wall_time: float
+    lr: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def task_loss(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on read-out voltages as logits, or MSE for regression."""
+    if task == "classification":
+        return F.cross_entropy(out, y)
+    return F.mse_loss(out, y.reshape(out.shape))
+
+
+def task_metric(task: str, out: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy (classification) or R^2 (regression)."""
+    if task == "classification":
+        return float((out.argmax(-1) == y).double().mean())
+    y = y.reshape(out.shape)
+    ss_res = float(((out - y) ** 2).sum())
+    ss_tot = float(((y - y.mean(0)) ** 2).sum())
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+
+
+def check_compatible(model: KirchhoffNet, data: Dataset) -> None:
+    """The circuit's input and read-out nodes must match the dataset."""
+    if len(model.inputs) != data.n_features:
+        raise ValueError(f"inputs: the dataset {data.name!r} has {data.n_features} feature(s) but the circuit "
+                         f"has {len(model.inputs)} input node(s) {model.inputs}")
+    if len(model.outputs) != data.n_outputs:
+        what = "classes" if data.task == "classification" else "targets"
+        raise ValueError(f"outputs: the dataset {data.name!r} has {data.n_outputs} {what} but the circuit "
+                         f"has {len(model.outputs)} read-out node(s) {model.outputs}")
+
+
+@dataclass
+class Trainer:
+    """Trains a KirchhoffNet on a Dataset; one ``step()`` is one epoch."""
+
+    model: KirchhoffNet
+    data: Dataset
+    config: TrainConfig = field(default_factory=TrainConfig)
+    history: list[EpochRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_compatible(self.model, self.data)
+        self.task = self.data.task
+        self._initial_state = copy.deepcopy(self.model.state_dict())
+        x_tr, y_tr, x_te, y_te = self.data.tensors(self.model.dtype)
+        self.x_train, self.y_train, self.x_test, self.y_test = x_tr, y_tr, x_te, y_te
+        self.reset()
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    def reset(self) -> None:
+        """Back to the initial parameters, a fresh optimiser and an empty history."""
+        self.model.load_state_dict(self._initial_state)
+        self.history = []
+        self._gen = torch.Generator().manual_seed(self.config.seed)
+        self._make_optimizer()
+
+    def _make_optimizer(self) -> None:
+        cls = OPTIMIZERS[self.config.optimizer]
+        self.optimizer = cls(self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate between epochs without resetting anything."""
+        self.config = TrainConfig(**{**self.config.to_dict(), "lr": lr})
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """(loss, metric) without gradients."""
+        with torch.no_grad():
+            out = self.model(x)
+            return float(task_loss(self.task, out, y)), task_metric(self.task, out, y)
+
+    def step(self) -> EpochRecord:
+        """One epoch of minibatch training; raises SolverError if the circuit blows up."""
+        start = time.perf_counter()
+        self.model.train()
+        n = len(self.x_train)
+        bs = self.config.batch_size or n
+        perm = torch.randperm(n, generator=self._gen)
+        nfe_f = nfe_b = rejected = max_solve = 0
+        for i in range(0, n, bs):
+            idx = perm[i: i + bs]
+            self.model.stats.reset()
+            self.optimizer.zero_grad()
+            loss = task_loss(self.task, self.model(self.x_train[idx]), self.y_train[idx])
+            forward = self.model.stats.nfe
+            loss.backward()
+            self.optimizer.step()
+            nfe_f += forward
+            nfe_b += self.model.stats.nfe - forward
+            rejected += self.model.stats.rejected
+            max_solve = max(max_solve, self.model.stats.max_nfe_seen)
+        self.model.eval()
+        train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+        test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+        rec = EpochRecord(self.epoch + 1, train_loss, test_loss, train_metric, test_metric,
+                          "accuracy" if self.task == "classification" else "r2", nfe_f, nfe_b, rejected,
+                          max_solve, time.perf_counter() - start, self.config.lr)
+        self.history.append(rec)
+        return rec
+
+    def run(self, epochs: int, callback: Callable[[EpochRecord], bool | None] | None = None) -> list[EpochRecord]:
+        """Run up to ``epochs`` epochs; stop early when ``callback(record)`` returns True."""
+        out = []
+        for _ in range(epochs):
+            rec = self.step()
+            out.append(rec)
+            if callback is not None and callback(rec):
+                break
+        return out
