@@ -1,0 +1,256 @@
+"""The ``kirchhoff`` command: generate, train, simulate and inspect circuits from a shell.
+
+Every failure a user can cause (bad arguments, a malformed file, a circuit that blows up) prints
+one ``error: ...`` line and exits with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import pathlib
+import sys
+from typing import Any, Sequence
+
+import torch
+from tqdm import tqdm
+
+from . import __version__
+from .circuit import CircuitError
+from .datasets import DATASETS, make_dataset
+from .devices import KINDS
+from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
+from .io import load_circuit, save_circuit
+from .model import KirchhoffNet
+from .presets import preset_for
+from .solvers import METHODS, SolverConfig, SolverError
+from .train import TrainConfig, Trainer
+
+
+class UsageError(ValueError):
+    """A bad command-line value."""
+
+
+# --- value parsing -------------------------------------------------------------------------------
+
+def parse_floats(text: str, what: str) -> list[float]:
+    """'0.5,-1' -> [0.5, -1.0] with an error naming the option."""
+    try:
+        values = [float(t) for t in text.replace(";", ",").split(",") if t.strip()]
+    except ValueError:
+        raise UsageError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise UsageError(f"{what}: give at least one number")
+    return values
+
+
+def parse_param(spec: ParamSpec, text: str) -> Any:
+    """A generator argument from text, by its ParamSpec type."""
+    try:
+        if spec.type is bool:
+            low = text.strip().lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return low in ("true", "1", "yes")
+        if spec.type is int:
+            return int(text)
+        if spec.type is float:
+            return float(text)
+        if spec.type in ("int_pair", "int_list"):
+            return [int(t) for t in text.replace(";", ",").split(",") if t.strip()]
+        return text
+    except ValueError:
+        raise UsageError(f"{spec.name}: cannot read {text!r} as {spec.type if isinstance(spec.type, str) else spec.type.__name__}") from None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_param_flags(parser: argparse.ArgumentParser, specs: Sequence[ParamSpec]) -> None:
+    for p in specs:
+        parser.add_argument(_flag(p.name), dest=p.name, default=None, metavar=str(p.type if isinstance(p.type, str)
+                                                                                   else p.type.__name__).upper(),
+                            help=f"{p.help} (default {p.default})")
+
+
+def _collect(args: argparse.Namespace, specs: Sequence[ParamSpec]) -> dict[str, Any]:
+    out = {}
+    for p in specs:
+        text = getattr(args, p.name, None)
+        if text is not None:
+            out[p.name] = parse_param(p, text) if p.name not in ("inputs", "outputs") else \
+                [int(v) for v in parse_floats(text, p.name)]
+    return out
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    spec = GENERATORS[args.generator]
+    circuit = generate(args.generator, **_collect(args, spec.params + COMMON_PARAMS))
+    files = save_circuit(circuit, args.out)
+    s = circuit.stats()
+    print(f"wrote {', '.join(map(str, files))}: {s['nodes']} nodes, {s['devices']} devices, "
+          f"{s['parameters']} parameters, {s['slices']} slice(s)")
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    circuit = load_circuit(args.circuit)
+    model = KirchhoffNet(circuit, _solver(args, default_rtol=1e-7), dtype=torch.float64)
+    x = torch.tensor([parse_floats(args.inputs, "--inputs")], dtype=torch.float64)
+    times = parse_floats(args.times, "--times") if args.times else [0.0, model.t_end]
+    with torch.no_grad():
+        traj = model.trajectory(x, times)[:, 0, :]
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["t"] + [f"v{n}" for n in range(1, traj.shape[1] + 1)])
+    for t, row in zip(times, traj.tolist()):
+        out.writerow([repr(float(t))] + [repr(v) for v in row])
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    circuit = load_circuit(args.circuit)
+    print(json.dumps({**circuit.stats(), "name": circuit.name, "inputs": circuit.inputs,
+                      "outputs": circuit.outputs, "durations": circuit.durations}, indent=1))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
+                        test_fraction=args.test_fraction, seed=args.seed)
+    preset = preset_for(args.dataset, data.n_outputs)
+    if args.circuit:
+        circuit = load_circuit(args.circuit)
+    else:
+        name = args.topology or preset.generator
+        if name not in GENERATORS:
+            raise UsageError(f"--topology: unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
+        base = preset.params if name == preset.generator else \
+            {"n_inputs": data.n_features, "n_outputs": data.n_outputs}
+        specs = {p.name: p for p in GENERATORS[name].params + COMMON_PARAMS}
+        overrides: dict[str, Any] = {"seed": args.seed}
+        if args.kind:
+            overrides["kind"] = args.kind
+        for item in args.topo:
+            key, _, value = item.partition("=")
+            if key not in specs:
+                raise UsageError(f"--topo: {name} has no parameter {key!r}; valid: {sorted(specs)}")
+            overrides[key] = parse_param(specs[key], value) if key not in ("inputs", "outputs") else \
+                [int(v) for v in parse_floats(value, key)]
+        circuit = generate(name, **{**base, **overrides})
+    train_cfg = TrainConfig(lr=args.lr or preset.train.lr, optimizer=args.optimizer,
+                            batch_size=preset.train.batch_size if args.batch_size is None else args.batch_size,
+                            weight_decay=args.weight_decay, seed=args.seed)
+    solver = _solver(args, default_rtol=preset.solver.rtol)
+    model = KirchhoffNet(circuit, solver)
+    trainer = Trainer(model, data, train_cfg)
+    epochs = args.epochs or preset.epochs
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices) on {args.dataset}: "
+          f"{len(data.x_train)} train / {len(data.x_test)} test samples", file=sys.stderr)
+    bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, disable=args.quiet)
+    print("epoch,train_loss,test_loss,train_metric,test_metric,nfe_forward,nfe_backward,wall_time")
+
+    def report(rec) -> None:
+        print(f"{rec.epoch},{rec.train_loss:.6f},{rec.test_loss:.6f},{rec.train_metric:.6f},{rec.test_metric:.6f},"
+              f"{rec.nfe_forward},{rec.nfe_backward},{rec.wall_time:.3f}", flush=True)
+        bar.update(1)
+        bar.set_postfix(loss=f"{rec.train_loss:.3f}", test=f"{rec.test_metric:.3f}")
+
+    trainer.run(epochs, callback=report)
+    bar.close()
+    files = save_circuit(model.to_circuit(), out / "circuit.json", extra={"training": {
+        "dataset": {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
+                    "test_fraction": args.test_fraction, "seed": args.seed},
+        "train": train_cfg.to_dict(), "solver": solver.to_dict(),
+        "history": [r.to_dict() for r in trainer.history]}})
+    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+
+
+def _solver(args: argparse.Namespace, default_rtol: float) -> SolverConfig:
+    rtol = args.rtol or default_rtol
+    return SolverConfig(method=args.method, rtol=rtol, atol=args.atol or rtol, step_size=args.step_size,
+                        adjoint=getattr(args, "adjoint", False), max_nfe=args.max_nfe)
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+def _add_solver_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("solver")
+    g.add_argument("--method", default="dopri5", choices=METHODS, help="ODE solver (default dopri5)")
+    g.add_argument("--rtol", type=float, help="relative tolerance of adaptive solvers")
+    g.add_argument("--atol", type=float, help="absolute tolerance (default: rtol)")
+    g.add_argument("--step-size", type=float, help="step of fixed-step solvers (default: slice / 20)")
+    g.add_argument("--max-nfe", type=int, default=20_000, help="cap on evaluations per solve (default 20000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kirchhoff", description="KirchhoffNet circuits from the command line.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a generated circuit as JSON",
+                       description="Write a generated circuit. Each topology has its own options; "
+                                   "see `kirchhoff generate TOPOLOGY --help`.")
+    gens = p.add_subparsers(dest="generator", required=True, metavar="TOPOLOGY")
+    for name, spec in GENERATORS.items():
+        g = gens.add_parser(name, help=spec.description, description=spec.description)
+        _add_param_flags(g, spec.params)
+        _add_param_flags(g.add_argument_group("common"), COMMON_PARAMS)
+        g.add_argument("--out", "-o", required=True, help="circuit JSON file to write")
+        g.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("train", help="train a circuit on a toy dataset",
+                       description="Train a KirchhoffNet; prints per-epoch metrics as CSV and saves the "
+                                   "trained circuit (+ training config) to OUT/circuit.json.")
+    p.add_argument("--dataset", default="moons", choices=sorted(DATASETS))
+    p.add_argument("--samples", type=int, default=500, help="dataset size (default 500)")
+    p.add_argument("--noise", type=float, help="dataset noise (default: the set's own)")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0, help="seeds data, initialisation and batches")
+    p.add_argument("--circuit", help="train this circuit JSON instead of generating one")
+    p.add_argument("--topology", help=f"generator name: {', '.join(GENERATORS)} (default: the dataset's preset)")
+    p.add_argument("--topo", action="append", default=[], metavar="NAME=VALUE",
+                   help="generator argument, repeatable (e.g. --topo num_nodes=8 --topo repeats=2,2)")
+    p.add_argument("--kind", choices=sorted(KINDS), help="device kind for a generated circuit")
+    p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd", "rmsprop"])
+    p.add_argument("--batch-size", type=int, help="0 = full batch (default: the preset's)")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--adjoint", action="store_true", help="adjoint gradients (less memory, more solver work)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", "-o", default="runs/latest", help="output folder (default runs/latest)")
+    _add_solver_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("simulate", help="print all node voltages at given times as CSV",
+                       description="Simulate one input: one CSV row per time, columns t, v1..vN.")
+    p.add_argument("circuit", help="circuit JSON file")
+    p.add_argument("--inputs", required=True, help="input voltages, comma-separated (one per input node)")
+    p.add_argument("--times", help="comma-separated times in [0, T] (default: 0,T)")
+    _add_solver_flags(p)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("info", help="print a circuit's statistics")
+    p.add_argument("circuit", help="circuit JSON file")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CircuitError, SolverError, UsageError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
