@@ -65,11 +65,13 @@ class Slice:
             if missing:
                 raise CircuitError(f"{where}.devices[{i}]: missing field(s) {missing}")
             kind_name = d["kind"]
-            if kind_name not in KINDS:
+            if not isinstance(kind_name, str) or kind_name not in KINDS:
                 raise CircuitError(f"{where}.devices[{i}].kind: unknown device kind {kind_name!r}; "
                                    f"choose one of {sorted(KINDS)}")
             n = KINDS[kind_name].n_params
             p = d.get("params")
+            if p is not None and not isinstance(p, (list, tuple, np.ndarray)):
+                raise CircuitError(f"{where}.devices[{i}].params: must be a list of {n} number(s), got {p!r}")
             p = [0.0] * n if p is None else list(p)
             if len(p) != n:
                 raise CircuitError(f"{where}.devices[{i}].params: {kind_name} takes {n} parameter(s), "
@@ -210,6 +212,9 @@ class Circuit:
     def _validate_nodes(name: str, nodes: Sequence[int], width: int, which: str) -> None:
         if len(nodes) == 0:
             raise CircuitError(f"{name}: choose at least one node")
+        for n in nodes:
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+                raise CircuitError(f"{name}: node {n!r} is not a node number")
         if len(set(nodes)) != len(nodes):
             raise CircuitError(f"{name}: nodes must be distinct, got {list(nodes)}")
         for n in nodes:

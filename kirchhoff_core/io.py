@@ -90,8 +90,11 @@ def circuit_from_dict(doc: Any, weights: dict[str, np.ndarray] | None = None) ->
         if not isinstance(doc[key], list):
             raise CircuitFileError(f"{key}: must be a list of node numbers, got {doc[key]!r}")
     cap = doc.get("capacitance", 1.0)
-    if isinstance(cap, bool) or not isinstance(cap, (int, float, list)):
+    if isinstance(cap, bool) or not isinstance(cap, (int, float, list)) or isinstance(cap, list) and any(
+            isinstance(c, bool) or not isinstance(c, (int, float)) for c in cap):
         raise CircuitFileError(f"capacitance: must be a number or a list of numbers, got {cap!r}")
+    if not isinstance(doc.get("meta") or {}, dict):
+        raise CircuitFileError(f"meta: must be an object, got {doc['meta']!r}")
     circuit = Circuit(num_nodes=doc["num_nodes"], slices=slices, inputs=list(doc["inputs"]),
                       outputs=list(doc["outputs"]), capacitance=cap, resize=doc.get("resize", "pad"),
                       name=str(doc.get("name", "")), meta=dict(doc.get("meta") or {}))
@@ -120,10 +123,12 @@ def weights_to_bytes(circuit: Circuit) -> bytes:
 
 def weights_from_bytes(data: bytes) -> dict[str, np.ndarray]:
     """Parse safetensors bytes; truncated or foreign data gives CircuitFileError."""
-    _refuse_pickle(data, "weights")
+    # Parse first: a valid file's 8-byte header length can start with 0x80 (e.g. 384 = 0x180), so the
+    # pickle sniff is only used to explain a failure. safetensors itself never unpickles.
     try:
         return st_load(bytes(data))
     except Exception as e:  # safetensors raises its own error types for corrupt headers / sizes
+        _refuse_pickle(data, "weights")
         raise CircuitFileError(f"weights: not a valid .safetensors file ({e})") from None
 
 
@@ -160,6 +165,8 @@ def loads_circuit(data: bytes | str, weights: bytes | None = None) -> Circuit:
 
 
 def _from_doc(doc: Any, weights: bytes | None) -> Circuit:
+    if isinstance(doc, dict) and "weights" in doc and not isinstance(doc["weights"], dict):
+        raise CircuitFileError(f"weights: must be an object {{file, sha256}}, got {doc['weights']!r}")
     if isinstance(doc, dict) and doc.get("weights") and weights is None:
         raise CircuitFileError(f"weights: this circuit keeps its parameters in {doc['weights'].get('file')!r}; "
                                "provide that .safetensors file too")

@@ -9,6 +9,7 @@ evaluation, parallel devices cost nothing extra); big ones fall back to gather /
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -146,6 +147,21 @@ class SliceDynamics(nn.Module):
             self.guard.stats.rejected += 1
 
 
+class _GuardBackward(torch.autograd.Function):
+    """Identity whose backward brackets the adjoint solve that follows it with a WorkGuard."""
+
+    @staticmethod
+    def forward(ctx, out, net, dyn):
+        ctx.net, ctx.dyn = net, dyn
+        return out.view_as(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        net, dyn = ctx.net, ctx.dyn
+        dyn.guard = WorkGuard(net.solver, net.stats, f"slice {dyn.index} (adjoint backward)")
+        return grad, None, None
+
+
 class KirchhoffNet(nn.Module):
     """A circuit whose forward pass is its transient: input -> v(0), read-out = v(T) at outputs."""
 
@@ -195,13 +211,15 @@ class KirchhoffNet(nn.Module):
         return F.pad(v, (0, width - n))
 
     @contextmanager
-    def _guarded(self, dyn: SliceDynamics) -> Iterator[None]:
-        dyn.guard = WorkGuard(self.solver, self.stats, f"slice {dyn.index}")
+    def _guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:
+        dyn.guard = WorkGuard(self.solver, self.stats, where)
         try:
-            yield
+            with warnings.catch_warnings():  # fixed-step solvers ignore the step callbacks; that is fine
+                warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
+                yield
         except AssertionError as e:  # torchdiffeq's own checks (dt underflow, max steps)
-            raise SolverError(f"solver failed in slice {dyn.index}: {e}. The circuit is probably stiff or "
-                              "exploding; lower the gains or the read-out time, or use a fixed-step solver.") from e
+            raise SolverError(f"solver failed in {where}: {e}. The circuit is probably stiff or exploding; "
+                              "lower the gains or the read-out time, or use a fixed-step solver.") from e
         finally:
             dyn.guard = None
 
@@ -211,12 +229,14 @@ class KirchhoffNet(nn.Module):
         if not cfg.adaptive:
             options["step_size"] = cfg.step_size or dyn.duration / 20
         kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
-        with self._guarded(dyn):
-            if cfg.adjoint and torch.is_grad_enabled():
-                # The backward solve gets its own guard: its evaluations are counted as they happen.
-                return torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
-                                                  adjoint_options=options, **kwargs)
-            return torchdiffeq.odeint(dyn, v0, t, **kwargs)
+        if not (cfg.adjoint and torch.is_grad_enabled()):
+            with self._guarded(dyn, f"slice {dyn.index}"):
+                return torchdiffeq.odeint(dyn, v0, t, **kwargs)
+        with self._guarded(dyn, f"slice {dyn.index}"):
+            out = torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
+                                             adjoint_options=options, **kwargs)
+        # The adjoint's backward solve runs later, inside loss.backward(): guard it the same way.
+        return _GuardBackward.apply(out, self, dyn)
 
     # --- public API ------------------------------------------------------------------------------
     def final_state(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,8 +269,9 @@ class KirchhoffNet(nn.Module):
             v = self.resize(v, dyn.width)
             t0, t1 = bounds[i], bounds[i + 1]
             inside = (times_np >= t0) & (times_np <= t1) if i == 0 else (times_np > t0) & (times_np <= t1)
-            local = np.unique(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]))
-            local = np.clip(local, 0.0, dyn.duration)
+            local = np.unique(np.clip(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]),
+                                      0.0, dyn.duration))
+            local = local[np.concatenate([[True], np.diff(local) > 1e-12 * max(dyn.duration, 1.0)])]
             sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype))
             for j in np.flatnonzero(inside):
                 k = int(np.argmin(np.abs(local - (times_np[j] - t0))))
