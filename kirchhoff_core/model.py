@@ -21,7 +21,7 @@ import torchdiffeq
 
 from .circuit import Circuit
 from .devices import KINDS, LEAKY_SLOPE, MAX_PARAMS
-from .solvers import SolverConfig, SolverError, SolverStats, WorkGuard
+from .solvers import SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
 
 DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatter
 
@@ -45,8 +45,17 @@ def _difference_current(kind: str, dv: torch.Tensor, p: torch.Tensor) -> torch.T
     raise KeyError(kind)
 
 
+def _detached_rms(x: torch.Tensor) -> torch.Tensor:
+    return x.detach().pow(2).mean().sqrt()
+
+
 class SliceDynamics(nn.Module):
-    """dv/dt of one time slice; devices grouped by kind, parameters one tensor per kind."""
+    """dv/dt of one time slice; devices grouped by kind, parameters one tensor per kind.
+
+    Dense slices turn each kind's parameters into matrices (``_effective``) and evaluate
+    dv/dt = concat_k act_k(v W_k + b_k) @ M with M the incidence scaled by 1/C. With direct
+    back-propagation the matrices are built once per solve (``frozen``), not once per evaluation.
+    """
 
     def __init__(self, circuit: Circuit, index: int):
         super().__init__()
@@ -57,17 +66,22 @@ class SliceDynamics(nn.Module):
         self.dense = self.width * max(s.num_devices, 1) <= DENSE_LIMIT
         self.kinds: list[str] = sorted(set(s.kind.tolist()))
         self.params = nn.ParameterDict()
-        order = []
-        for k in self.kinds:
-            rows = np.flatnonzero(s.kind == k)
-            order.append(rows)
-            self.params[k] = nn.Parameter(torch.tensor(s.params[rows, : KINDS[k].n_params]))
-            self._add_index(k, s.src[rows], s.dst[rows])
+        rows = [np.flatnonzero(s.kind == k) for k in self.kinds]
+        for k, r in zip(self.kinds, rows):
+            self.params[k] = nn.Parameter(torch.tensor(s.params[r, : KINDS[k].n_params]))
+            self._add_index(k, s.src[r], s.dst[r])
+        order = np.concatenate(rows) if rows else np.zeros(0, int)
         # Position of each circuit device in the concatenated (kind-grouped) current vector.
-        self.register_buffer("order", torch.as_tensor(np.concatenate(order) if order else np.zeros(0, int)),
-                             persistent=False)
-        self.register_buffer("inv_c", torch.as_tensor(1.0 / circuit.capacitances(self.width)), persistent=False)
+        self.register_buffer("order", torch.as_tensor(order), persistent=False)
+        inv_c = 1.0 / circuit.capacitances(self.width)
+        self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
+        if self.dense:  # net current into each node (+I at dst, -I at src), divided by C
+            inc = np.zeros((len(order), self.width + 1))
+            inc[np.arange(len(order)), s.dst[order]] += 1.0
+            inc[np.arange(len(order)), s.src[order]] -= 1.0
+            self.register_buffer("inc", torch.as_tensor(inc[:, 1:] * inv_c), persistent=False)
         self.guard: WorkGuard | None = None
+        self._frozen: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
 
     def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
         E, n = len(src), self.width
@@ -79,55 +93,68 @@ class SliceDynamics(nn.Module):
             s_dst = np.zeros((n + 1, E))
             s_src[src, np.arange(E)] = 1.0
             s_dst[dst, np.arange(E)] = 1.0
-            self.register_buffer(f"ssrc_{k}", torch.as_tensor(s_src[1:]), persistent=False)
-            self.register_buffer(f"sdst_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
-            # Net current into each node: +I at dst, -I at src.
-            self.register_buffer(f"inc_{k}", torch.as_tensor((s_dst - s_src)[1:].T.copy()), persistent=False)
+            if k in _AFFINE_ACT:
+                self.register_buffer(f"ssrc_{k}", torch.as_tensor(s_src[1:]), persistent=False)
+                self.register_buffer(f"sdst_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
+            else:  # v @ diff = v_s - v_d for the families that only see the voltage drop
+                self.register_buffer(f"diff_{k}", torch.as_tensor((s_src - s_dst)[1:]), persistent=False)
 
     def _buf(self, name: str, k: str) -> torch.Tensor:
         return getattr(self, f"{name}_{k}")
 
-    def kind_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
-        """Currents of each kind group, shape (..., E_k), in ``self.kinds`` order."""
+    def _effective(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+        """Per kind (dense only): (kind, matrix, params) with v @ matrix the device pre-activation."""
         out = []
-        vfull = None if self.dense else F.pad(v, (1, 0))
         for k in self.kinds:
             p = self.params[k]
-            if self.dense and k in _AFFINE_ACT:
-                w = p[:, 0] * self._buf("ssrc", k) + p[:, 1] * self._buf("sdst", k)
-                out.append(_AFFINE_ACT[k](torch.addmm(p[:, 2], v.reshape(-1, self.width), w)
-                                          .reshape(*v.shape[:-1], -1)))
-                continue
-            if self.dense:
-                vs = v @ self._buf("ssrc", k)
-                vd = v @ self._buf("sdst", k)
+            if k in _AFFINE_ACT:
+                out.append((k, p[:, 0] * self._buf("ssrc", k) + p[:, 1] * self._buf("sdst", k), p[:, 2]))
             else:
-                vs = vfull[..., self._buf("src", k)]
-                vd = vfull[..., self._buf("dst", k)]
+                out.append((k, self._buf("diff", k), p))
+        return out
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Build the dense matrices once for a whole solve (parameters do not change inside it)."""
+        self._frozen = self._effective() if self.dense else None
+        try:
+            yield
+        finally:
+            self._frozen = None
+
+    def kind_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
+        """Currents of each kind group, shape (..., E_k), in ``self.kinds`` order."""
+        if self.dense:
+            out = []
+            for k, mat, p in self._frozen or self._effective():
+                if k in _AFFINE_ACT:
+                    u = torch.addmm(p, v.reshape(-1, self.width), mat).reshape(*v.shape[:-1], -1)
+                    out.append(_AFFINE_ACT[k](u))
+                else:
+                    out.append(_difference_current(k, v @ mat, p))
+            return out
+        vfull = F.pad(v, (1, 0))
+        out = []
+        for k in self.kinds:
+            p = self.params[k]
+            vs, vd = vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)]
             if k in _AFFINE_ACT:
                 out.append(_AFFINE_ACT[k](p[:, 0] * vs + p[:, 1] * vd + p[:, 2]))
             else:
                 out.append(_difference_current(k, vs - vd, p))
         return out
 
-    def net_current(self, v: torch.Tensor) -> torch.Tensor:
-        """Sum of device currents into each node (KCL), shape like v."""
-        net = None
+    def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         currents = self.kind_currents(v)
         if self.dense:
+            dv = (currents[0] if len(currents) == 1 else torch.cat(currents, dim=-1)) @ self.inc
+        else:
+            acc = v.new_zeros(*v.shape[:-1], self.width + 1)
             for k, i in zip(self.kinds, currents):
-                term = i @ self._buf("inc", k)
-                net = term if net is None else net + term
-            return net if net is not None else torch.zeros_like(v)
-        acc = v.new_zeros(*v.shape[:-1], self.width + 1)
-        for k, i in zip(self.kinds, currents):
-            acc = acc.index_add(-1, self._buf("dst", k), i).index_add(-1, self._buf("src", k), -i)
-        return acc[..., 1:]
-
-    def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        dv = self.net_current(v) * self.inv_c
+                acc = acc.index_add(-1, self._buf("dst", k), i).index_add(-1, self._buf("src", k), -i)
+            dv = acc[..., 1:] * self.inv_c
         if self.guard is not None:
-            self.guard.tick(t, dv)
+            self.guard.tick(t)
         return dv
 
     def currents(self, v: torch.Tensor) -> torch.Tensor:
@@ -225,18 +252,25 @@ class KirchhoffNet(nn.Module):
 
     def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         cfg = self.solver
-        options = {}
-        if not cfg.adaptive:
-            options["step_size"] = cfg.step_size or dyn.duration / 20
+        options: dict = {"step_size": cfg.step_size or dyn.duration / 20}
+        if cfg.adaptive:
+            # Step-size control sees detached errors: the accepted steps are what they are, and
+            # back-propagating through the controller only costs time (and adds noise).
+            options = {"norm": _detached_rms}
         kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
+        where = f"slice {dyn.index}"
         if not (cfg.adjoint and torch.is_grad_enabled()):
-            with self._guarded(dyn, f"slice {dyn.index}"):
-                return torchdiffeq.odeint(dyn, v0, t, **kwargs)
-        with self._guarded(dyn, f"slice {dyn.index}"):
-            out = torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
-                                             adjoint_options=options, **kwargs)
-        # The adjoint's backward solve runs later, inside loss.backward(): guard it the same way.
-        return _GuardBackward.apply(out, self, dyn)
+            with self._guarded(dyn, where), dyn.frozen():
+                out = torchdiffeq.odeint(dyn, v0, t, **kwargs)
+        else:
+            backward_options = {k: v for k, v in options.items() if k != "norm"}  # its state is a tuple
+            with self._guarded(dyn, where):
+                out = torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
+                                                 adjoint_options=backward_options, **kwargs)
+            # The adjoint's backward solve runs later, inside loss.backward(): guard it the same way.
+            out = _GuardBackward.apply(out, self, dyn)
+        check_finite(out[-1], where, self.boundaries[dyn.index + 1])
+        return out
 
     # --- public API ------------------------------------------------------------------------------
     def final_state(self, x: torch.Tensor) -> torch.Tensor:

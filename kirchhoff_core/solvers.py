@@ -87,7 +87,7 @@ class WorkGuard:
         self.count = 0
         self.start = time.perf_counter()
 
-    def tick(self, t: torch.Tensor, dv: torch.Tensor) -> None:
+    def tick(self, t: torch.Tensor) -> None:
         self.count += 1
         self.stats.nfe += 1
         self.stats.max_nfe_seen = max(self.stats.max_nfe_seen, self.count)
@@ -99,7 +99,13 @@ class WorkGuard:
         if self.config.timeout_s is not None and time.perf_counter() - self.start > self.config.timeout_s:
             raise SolverError(f"solver time-out in {self.where}: took longer than {self.config.timeout_s:g} s "
                               f"(reached t={float(t):.4g}, {self.count} evaluations).")
-        if not torch.isfinite(dv).all():
-            bad = (~torch.isfinite(dv)).nonzero()[0].tolist()
-            raise SolverError(f"the circuit blew up in {self.where}: non-finite current into node {bad[-1] + 1} "
-                              f"at t={float(t):.4g}. Lower the device gains, the learning rate or the read-out time.")
+
+
+def check_finite(v: torch.Tensor, where: str, t: float) -> None:
+    """Raise SolverError naming the first node whose voltage is NaN or infinite."""
+    bad = ~torch.isfinite(v)
+    if bad.any():
+        node = int(bad.nonzero()[0, -1]) + 1
+        raise SolverError(f"the circuit blew up in {where}: node {node} reached a non-finite voltage"
+                          f" by t={t:.4g}. Lower the device gains, the learning "
+                          "rate or the read-out time, or tighten the solver tolerance.")
