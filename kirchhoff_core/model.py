@@ -1,17 +1,19 @@
 """KirchhoffNet: a circuit as a torch module whose forward pass is the circuit's transient.
 
-The KCL right-hand side is written once, in incidence form: C dv/dt = -B g(v). For the families
-whose current is act(p0 v_s + p1 v_d + p2) the pre-activation of every device is one linear map of
-the node voltages, u = v W + b with W = p0 * S_src + p1 * S_dst, so a slice is a two-layer network
-(v -> act(vW + b) -> @ incidence). Small and medium circuits use dense matrices (two matmuls per
-evaluation, parallel devices cost nothing extra); big ones fall back to gather / index_add.
+The KCL right-hand side is written once, in incidence form: C dv/dt = -B g(v). Every device family
+is an activation of a linear map of the node voltages times a per-device scale,
+I = act(v W + b) * s (e.g. ShiftTanh2: W = p0 S_src + p1 S_dst, b = p2; ShiftRelu1: W = S_src - S_dst,
+b = -p0, s = p1). Folding s and 1/C into the incidence M, a dense slice is a two-layer network,
+dv/dt = act(v W + b) @ M: two matmuls per evaluation, and parallel devices cost nothing extra. The
+matrices are built once per solve when back-propagating directly. Circuits too big for dense
+matrices fall back to gather / index_add with the laws of ``devices``.
 """
 
 from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,23 +27,36 @@ from .solvers import SolverConfig, SolverError, SolverStats, WorkGuard, check_fi
 
 DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatter
 
-# Families whose current is act(p0 v_s + p1 v_d + p2): one linear map of v per evaluation.
-_AFFINE_ACT = {"ShiftTanh2": torch.tanh, "ShiftRelu2": F.relu,
-               "ShiftLeakyRelu2": lambda u: F.leaky_relu(u, LEAKY_SLOPE)}
+Act = Callable[[torch.Tensor], torch.Tensor]
+_AFFINE = ("ShiftTanh2", "ShiftRelu2", "ShiftLeakyRelu2")  # act(p0 v_s + p1 v_d + p2)
 
 
-def _difference_current(kind: str, dv: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Current of a family that depends on v_s - v_d only (p has shape (E, n_params))."""
+def _lrelu(u: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(u, LEAKY_SLOPE)
+
+
+def _identity(u: torch.Tensor) -> torch.Tensor:
+    return u
+
+
+def _linear_form(kind: str, p: torch.Tensor, sel: tuple[torch.Tensor, ...]
+                 ) -> tuple[Act, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(act, W, b, s) with I = act(v @ W + b) * s. ``sel`` is (S_src, S_dst) for the affine
+    families and (S_src - S_dst,) for those that only see the voltage drop."""
+    if kind in _AFFINE:
+        act = {"ShiftTanh2": torch.tanh, "ShiftRelu2": F.relu, "ShiftLeakyRelu2": _lrelu}[kind]
+        return act, p[:, 0] * sel[0] + p[:, 1] * sel[1], p[:, 2], None
+    diff = sel[0]
     if kind == "ShiftTanh1":
-        return torch.tanh(p[:, 1] * dv + p[:, 0])
+        return torch.tanh, p[:, 1] * diff, p[:, 0], None
     if kind == "ShiftRelu1":
-        return p[:, 1] * F.relu(dv - p[:, 0])
+        return F.relu, diff, -p[:, 0], p[:, 1]
     if kind == "ShiftLeakyRelu1":
-        return p[:, 1] * F.leaky_relu(dv - p[:, 0], LEAKY_SLOPE)
+        return _lrelu, diff, -p[:, 0], p[:, 1]
     if kind == "Conductance":
-        return p[:, 0] * dv
+        return _identity, p[:, 0] * diff, None, None
     if kind == "TanhResistor":
-        return p[:, 0].abs() * torch.tanh(p[:, 1].abs() * dv)
+        return torch.tanh, p[:, 1].abs() * diff, None, p[:, 0].abs()
     raise KeyError(kind)
 
 
@@ -50,12 +65,7 @@ def _detached_rms(x: torch.Tensor) -> torch.Tensor:
 
 
 class SliceDynamics(nn.Module):
-    """dv/dt of one time slice; devices grouped by kind, parameters one tensor per kind.
-
-    Dense slices turn each kind's parameters into matrices (``_effective``) and evaluate
-    dv/dt = concat_k act_k(v W_k + b_k) @ M with M the incidence scaled by 1/C. With direct
-    back-propagation the matrices are built once per solve (``frozen``), not once per evaluation.
-    """
+    """dv/dt of one time slice; devices grouped by kind, parameters one tensor per kind."""
 
     def __init__(self, circuit: Circuit, index: int):
         super().__init__()
@@ -69,97 +79,93 @@ class SliceDynamics(nn.Module):
         rows = [np.flatnonzero(s.kind == k) for k in self.kinds]
         for k, r in zip(self.kinds, rows):
             self.params[k] = nn.Parameter(torch.tensor(s.params[r, : KINDS[k].n_params]))
-            self._add_index(k, s.src[r], s.dst[r])
-        order = np.concatenate(rows) if rows else np.zeros(0, int)
+            self._add_index(k, s.src[r], s.dst[r], 1.0 / circuit.capacitances(self.width))
         # Position of each circuit device in the concatenated (kind-grouped) current vector.
-        self.register_buffer("order", torch.as_tensor(order), persistent=False)
-        inv_c = 1.0 / circuit.capacitances(self.width)
-        self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
-        if self.dense:  # net current into each node (+I at dst, -I at src), divided by C
-            inc = np.zeros((len(order), self.width + 1))
-            inc[np.arange(len(order)), s.dst[order]] += 1.0
-            inc[np.arange(len(order)), s.src[order]] -= 1.0
-            self.register_buffer("inc", torch.as_tensor(inc[:, 1:] * inv_c), persistent=False)
+        self.register_buffer("order", torch.as_tensor(np.concatenate(rows) if rows else np.zeros(0, int)),
+                             persistent=False)
+        self.register_buffer("inv_c", torch.as_tensor(1.0 / circuit.capacitances(self.width)), persistent=False)
         self.guard: WorkGuard | None = None
-        self._frozen: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
+        self._frozen: tuple[list, torch.Tensor] | None = None
 
-    def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
+    def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray, inv_c: np.ndarray) -> None:
         E, n = len(src), self.width
         self.register_buffer(f"src_{k}", torch.as_tensor(src), persistent=False)
         self.register_buffer(f"dst_{k}", torch.as_tensor(dst), persistent=False)
-        if self.dense:
-            # One-hot selectors without the ground row (ground is 0 V, so it contributes nothing).
-            s_src = np.zeros((n + 1, E))
-            s_dst = np.zeros((n + 1, E))
-            s_src[src, np.arange(E)] = 1.0
-            s_dst[dst, np.arange(E)] = 1.0
-            if k in _AFFINE_ACT:
-                self.register_buffer(f"ssrc_{k}", torch.as_tensor(s_src[1:]), persistent=False)
-                self.register_buffer(f"sdst_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
-            else:  # v @ diff = v_s - v_d for the families that only see the voltage drop
-                self.register_buffer(f"diff_{k}", torch.as_tensor((s_src - s_dst)[1:]), persistent=False)
+        if not self.dense:
+            return
+        # One-hot selectors without the ground row (ground is 0 V, so it contributes nothing).
+        s_src = np.zeros((n + 1, E))
+        s_dst = np.zeros((n + 1, E))
+        s_src[src, np.arange(E)] = 1.0
+        s_dst[dst, np.arange(E)] = 1.0
+        if k in _AFFINE:
+            self.register_buffer(f"sel0_{k}", torch.as_tensor(s_src[1:]), persistent=False)
+            self.register_buffer(f"sel1_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
+        else:
+            self.register_buffer(f"sel0_{k}", torch.as_tensor((s_src - s_dst)[1:]), persistent=False)
+        # Net current into each node (+I at dst, -I at src), divided by its capacitance.
+        self.register_buffer(f"inc_{k}", torch.as_tensor((s_dst - s_src)[1:].T * inv_c), persistent=False)
 
     def _buf(self, name: str, k: str) -> torch.Tensor:
         return getattr(self, f"{name}_{k}")
 
-    def _effective(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
-        """Per kind (dense only): (kind, matrix, params) with v @ matrix the device pre-activation."""
-        out = []
+    def _selectors(self, k: str) -> tuple[torch.Tensor, ...]:
+        return (self._buf("sel0", k), self._buf("sel1", k)) if k in _AFFINE else (self._buf("sel0", k),)
+
+    def _dense_terms(self) -> tuple[list[tuple], torch.Tensor]:
+        """Per kind (act, W, b, s), and the stacked output matrix with s and 1/C folded in."""
+        terms, outs = [], []
         for k in self.kinds:
-            p = self.params[k]
-            if k in _AFFINE_ACT:
-                out.append((k, p[:, 0] * self._buf("ssrc", k) + p[:, 1] * self._buf("sdst", k), p[:, 2]))
-            else:
-                out.append((k, self._buf("diff", k), p))
-        return out
+            act, w, b, scale = _linear_form(k, self.params[k], self._selectors(k))
+            terms.append((act, w, b, scale))
+            inc = self._buf("inc", k)
+            outs.append(inc if scale is None else scale[:, None] * inc)
+        return terms, outs[0] if len(outs) == 1 else torch.cat(outs)
 
     @contextmanager
     def frozen(self) -> Iterator[None]:
         """Build the dense matrices once for a whole solve (parameters do not change inside it)."""
-        self._frozen = self._effective() if self.dense else None
+        self._frozen = self._dense_terms() if self.dense else None
         try:
             yield
         finally:
             self._frozen = None
 
-    def kind_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
-        """Currents of each kind group, shape (..., E_k), in ``self.kinds`` order."""
-        if self.dense:
-            out = []
-            for k, mat, p in self._frozen or self._effective():
-                if k in _AFFINE_ACT:
-                    u = torch.addmm(p, v.reshape(-1, self.width), mat).reshape(*v.shape[:-1], -1)
-                    out.append(_AFFINE_ACT[k](u))
-                else:
-                    out.append(_difference_current(k, v @ mat, p))
-            return out
-        vfull = F.pad(v, (1, 0))
+    def _activations(self, v: torch.Tensor, terms) -> list[torch.Tensor]:
+        flat = v.reshape(-1, self.width)
         out = []
-        for k in self.kinds:
-            p = self.params[k]
-            vs, vd = vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)]
-            if k in _AFFINE_ACT:
-                out.append(_AFFINE_ACT[k](p[:, 0] * vs + p[:, 1] * vd + p[:, 2]))
-            else:
-                out.append(_difference_current(k, vs - vd, p))
+        for act, w, b, _ in terms:
+            u = flat @ w if b is None else torch.addmm(b, flat, w)
+            out.append(act(u).reshape(*v.shape[:-1], -1))
         return out
 
     def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        currents = self.kind_currents(v)
         if self.dense:
-            dv = (currents[0] if len(currents) == 1 else torch.cat(currents, dim=-1)) @ self.inc
+            terms, m = self._frozen or self._dense_terms()
+            a = self._activations(v, terms)
+            dv = (a[0] if len(a) == 1 else torch.cat(a, dim=-1)) @ m
         else:
             acc = v.new_zeros(*v.shape[:-1], self.width + 1)
-            for k, i in zip(self.kinds, currents):
+            for k, i in zip(self.kinds, self._sparse_currents(v)):
                 acc = acc.index_add(-1, self._buf("dst", k), i).index_add(-1, self._buf("src", k), -i)
             dv = acc[..., 1:] * self.inv_c
         if self.guard is not None:
             self.guard.tick(t)
         return dv
 
+    def _sparse_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
+        vfull = F.pad(v, (1, 0))
+        return [KINDS[k].current(vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)], self.params[k])
+                for k in self.kinds]
+
     def currents(self, v: torch.Tensor) -> torch.Tensor:
         """Every device's current in circuit order, shape (..., E)."""
-        cat = torch.cat(self.kind_currents(v), dim=-1)
+        if self.dense:
+            terms = self._dense_terms()[0]
+            groups = [a if t[3] is None else a * t[3] for a, t in zip(self._activations(v, terms), terms)]
+        else:
+            groups = self._sparse_currents(v)
+        cat = torch.cat(groups, dim=-1)
         out = torch.empty_like(cat)
         out[..., self.order] = cat
         return out
