@@ -79,15 +79,21 @@ class SliceDynamics(nn.Module):
         rows = [np.flatnonzero(s.kind == k) for k in self.kinds]
         for k, r in zip(self.kinds, rows):
             self.params[k] = nn.Parameter(torch.tensor(s.params[r, : KINDS[k].n_params]))
-            self._add_index(k, s.src[r], s.dst[r], 1.0 / circuit.capacitances(self.width))
+            self._add_index(k, s.src[r], s.dst[r])
+        inv_c = 1.0 / circuit.capacitances(self.width)
+        order = np.concatenate(rows) if rows else np.zeros(0, int)
+        if self.dense:  # net current into each node (+I at dst, -I at src) divided by C, kind-grouped rows
+            inc = np.zeros((len(order), self.width + 1))
+            inc[np.arange(len(order)), s.dst[order]] += 1.0
+            inc[np.arange(len(order)), s.src[order]] -= 1.0
+            self.register_buffer("inc", torch.as_tensor(inc[:, 1:] * inv_c), persistent=False)
         # Position of each circuit device in the concatenated (kind-grouped) current vector.
-        self.register_buffer("order", torch.as_tensor(np.concatenate(rows) if rows else np.zeros(0, int)),
-                             persistent=False)
-        self.register_buffer("inv_c", torch.as_tensor(1.0 / circuit.capacitances(self.width)), persistent=False)
+        self.register_buffer("order", torch.as_tensor(order), persistent=False)
+        self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
-        self._frozen: tuple[list, torch.Tensor] | None = None
+        self._frozen: list[tuple] | None = None
 
-    def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray, inv_c: np.ndarray) -> None:
+    def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
         E, n = len(src), self.width
         self.register_buffer(f"src_{k}", torch.as_tensor(src), persistent=False)
         self.register_buffer(f"dst_{k}", torch.as_tensor(dst), persistent=False)
@@ -103,8 +109,6 @@ class SliceDynamics(nn.Module):
             self.register_buffer(f"sel1_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
         else:
             self.register_buffer(f"sel0_{k}", torch.as_tensor((s_src - s_dst)[1:]), persistent=False)
-        # Net current into each node (+I at dst, -I at src), divided by its capacitance.
-        self.register_buffer(f"inc_{k}", torch.as_tensor((s_dst - s_src)[1:].T * inv_c), persistent=False)
 
     def _buf(self, name: str, k: str) -> torch.Tensor:
         return getattr(self, f"{name}_{k}")
@@ -112,15 +116,9 @@ class SliceDynamics(nn.Module):
     def _selectors(self, k: str) -> tuple[torch.Tensor, ...]:
         return (self._buf("sel0", k), self._buf("sel1", k)) if k in _AFFINE else (self._buf("sel0", k),)
 
-    def _dense_terms(self) -> tuple[list[tuple], torch.Tensor]:
-        """Per kind (act, W, b, s), and the stacked output matrix with s and 1/C folded in."""
-        terms, outs = [], []
-        for k in self.kinds:
-            act, w, b, scale = _linear_form(k, self.params[k], self._selectors(k))
-            terms.append((act, w, b, scale))
-            inc = self._buf("inc", k)
-            outs.append(inc if scale is None else scale[:, None] * inc)
-        return terms, outs[0] if len(outs) == 1 else torch.cat(outs)
+    def _dense_terms(self) -> list[tuple]:
+        """Per kind (act, W, b, s)."""
+        return [_linear_form(k, self.params[k], self._selectors(k)) for k in self.kinds]
 
     @contextmanager
     def frozen(self) -> Iterator[None]:
@@ -131,19 +129,18 @@ class SliceDynamics(nn.Module):
         finally:
             self._frozen = None
 
-    def _activations(self, v: torch.Tensor, terms) -> list[torch.Tensor]:
+    def _dense_currents(self, v: torch.Tensor, terms) -> torch.Tensor:
+        """All device currents, kind-grouped, shape (..., E)."""
         flat = v.reshape(-1, self.width)
         out = []
-        for act, w, b, _ in terms:
-            u = flat @ w if b is None else torch.addmm(b, flat, w)
-            out.append(act(u).reshape(*v.shape[:-1], -1))
-        return out
+        for act, w, b, scale in terms:
+            i = act(flat @ w if b is None else torch.addmm(b, flat, w))
+            out.append(i if scale is None else i * scale)
+        return (out[0] if len(out) == 1 else torch.cat(out, dim=-1)).reshape(*v.shape[:-1], -1)
 
     def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         if self.dense:
-            terms, m = self._frozen or self._dense_terms()
-            a = self._activations(v, terms)
-            dv = (a[0] if len(a) == 1 else torch.cat(a, dim=-1)) @ m
+            dv = self._dense_currents(v, self._frozen or self._dense_terms()) @ self.inc
         else:
             acc = v.new_zeros(*v.shape[:-1], self.width + 1)
             for k, i in zip(self.kinds, self._sparse_currents(v)):
@@ -160,12 +157,8 @@ class SliceDynamics(nn.Module):
 
     def currents(self, v: torch.Tensor) -> torch.Tensor:
         """Every device's current in circuit order, shape (..., E)."""
-        if self.dense:
-            terms = self._dense_terms()[0]
-            groups = [a if t[3] is None else a * t[3] for a, t in zip(self._activations(v, terms), terms)]
-        else:
-            groups = self._sparse_currents(v)
-        cat = torch.cat(groups, dim=-1)
+        cat = self._dense_currents(v, self._dense_terms()) if self.dense else \
+            torch.cat(self._sparse_currents(v), dim=-1)
         out = torch.empty_like(cat)
         out[..., self.order] = cat
         return out
@@ -262,7 +255,8 @@ class KirchhoffNet(nn.Module):
         if cfg.adaptive:
             # Step-size control sees detached errors: the accepted steps are what they are, and
             # back-propagating through the controller only costs time (and adds noise).
-            options = {"norm": _detached_rms}
+            # Time-like quantities in the state's dtype: no float64 round trips on every step.
+            options = {"norm": _detached_rms, "dtype": v0.dtype}
         kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
         where = f"slice {dyn.index}"
         if not (cfg.adjoint and torch.is_grad_enabled()):
