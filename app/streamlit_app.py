@@ -1,10 +1,19 @@
-"""KirchhoffNet Playground — entry point (placeholder until the playground issue lands)."""
+"""KirchhoffNet Playground — entry point: page navigation and the shared sidebar."""
 
 import streamlit as st
 
-from kirchhoff_core import __version__
+from state import get_session
 
 st.set_page_config(page_title="KirchhoffNet Playground", page_icon="⚡", layout="wide")
-st.title("KirchhoffNet Playground")
-st.write(f"Core library version {__version__}. The interactive pages are on their way; meanwhile "
-         "use the `kirchhoff` command line (`kirchhoff --help`).")
+
+session = get_session()
+if session.message:
+    st.warning(session.message)
+    session.message = None
+
+pages = [
+    st.Page("pages/build.py", title="Build", icon="🔌", default=True),
+    st.Page("pages/train.py", title="Train", icon="📈"),
+    st.Page("pages/learn.py", title="Learn", icon="📖"),
+]
+st.navigation(pages).run()

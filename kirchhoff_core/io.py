@@ -8,10 +8,12 @@ docs/file-format.md; ``SCHEMA_VERSION`` changes when it does.
 from __future__ import annotations
 
 import hashlib
+import io as _stdio
 import json
 import pathlib
 from typing import Any
 
+import networkx as nx
 import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
@@ -229,3 +231,48 @@ def load_checkpoint(path: str | pathlib.Path) -> tuple[Circuit, dict]:
     known = {"format", "schema_version", "name", "num_nodes", "capacitance", "inputs", "outputs", "resize",
              "slices", "meta", "weights"}
     return circuit, {k: v for k, v in doc.items() if k not in known}
+
+
+# --- GraphML ---------------------------------------------------------------------------------------
+
+_GRAPH_JSON_KEYS = ("inputs", "outputs", "capacitance", "durations", "slice_num_nodes", "meta")
+
+
+def to_graphml(circuit: Circuit) -> str:
+    """GraphML text for graph tools (Gephi, yEd, networkx). GraphML has no list attributes, so device
+    parameters become ``p0``..``p2`` and list-valued graph attributes are JSON strings."""
+    g = circuit.to_networkx()
+    for key in _GRAPH_JSON_KEYS:
+        g.graph[key] = json.dumps(g.graph[key])
+    g.graph["num_nodes"] = int(g.graph["num_nodes"])
+    flat = nx.MultiDiGraph(**g.graph)
+    flat.add_nodes_from(g.nodes(data=True))
+    for u, v, (i, j), d in g.edges(keys=True, data=True):
+        p = list(d["params"]) + [0.0] * (MAX_PARAMS - len(d["params"]))
+        flat.add_edge(u, v, key=f"{i}:{j}", slice=i, device=j, kind=d["kind"],
+                      **{f"p{c}": float(x) for c, x in enumerate(p)})
+    buf = _stdio.BytesIO()
+    nx.write_graphml(flat, buf)
+    return buf.getvalue().decode("utf-8")
+
+
+def from_graphml(data: str | bytes) -> Circuit:
+    """A circuit from GraphML written by ``to_graphml`` (or any graph whose edges carry ``kind``)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    _refuse_pickle(raw, "graphml")
+    try:
+        g = nx.read_graphml(_stdio.BytesIO(raw), node_type=int, force_multigraph=True)
+        attrs = {k: (json.loads(v) if k in _GRAPH_JSON_KEYS and isinstance(v, str) else v)
+                 for k, v in g.graph.items()}
+    except Exception as e:  # lxml / ElementTree / json errors on malformed input
+        raise CircuitFileError(f"graphml: cannot read the file ({e})") from None
+    nice = nx.MultiDiGraph(**attrs)
+    nice.add_nodes_from(g.nodes)
+    for u, v, d in g.edges(data=True):
+        kind = d.get("kind", "ShiftTanh2")
+        if kind not in KINDS:
+            raise CircuitFileError(f"graphml: edge {u}->{v} has unknown device kind {kind!r}")
+        params = [float(d.get(f"p{c}", 0.0)) for c in range(KINDS[kind].n_params)]
+        nice.add_edge(u, v, key=(int(d.get("slice", 0)), int(d.get("device", nice.number_of_edges()))),
+                      slice=int(d.get("slice", 0)), kind=kind, params=params)
+    return Circuit.from_networkx(nice).validate()

@@ -1,0 +1,5 @@
+"""Build page (placeholder)."""
+
+import streamlit as st
+
+st.header("Build")

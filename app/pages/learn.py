@@ -1,0 +1,5 @@
+"""Learn page (placeholder)."""
+
+import streamlit as st
+
+st.header("Learn")

@@ -1,0 +1,5 @@
+"""Train page (placeholder)."""
+
+import streamlit as st
+
+st.header("Train")

@@ -1,0 +1,93 @@
+"""What a trained circuit computes, evaluated on grids: the numbers behind the playground's plots.
+
+Pages and views only draw; every evaluation of a model or a device law lives here so that it is
+the same from Python, the CLI and the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .datasets import Dataset
+from .devices import get_kind
+from .model import KirchhoffNet
+
+
+@dataclass
+class Grid:
+    """A square grid over a 2-D input plane: axes and the (res*res, 2) points, row-major in y."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+
+    @property
+    def points(self) -> np.ndarray:
+        xx, yy = np.meshgrid(self.xs, self.ys)
+        return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+    def reshape(self, values: np.ndarray) -> np.ndarray:
+        """(res*res, ...) -> (len(ys), len(xs), ...)."""
+        return values.reshape(len(self.ys), len(self.xs), *values.shape[1:])
+
+
+def input_grid(data: Dataset | None = None, resolution: int = 50, margin: float = 0.25,
+               bounds: tuple[float, float, float, float] | None = None) -> Grid:
+    """A grid covering a 2-D dataset (train and test points) with a margin, or explicit bounds."""
+    if not 4 <= resolution <= 400:
+        raise ValueError(f"resolution: must be in [4, 400], got {resolution}")
+    if bounds is None:
+        if data is None or data.n_features != 2:
+            raise ValueError("a grid needs a 2-D dataset or explicit bounds")
+        x = np.concatenate([data.x_train, data.x_test])
+        lo, hi = x.min(0), x.max(0)
+        pad = margin * (hi - lo).max()
+        bounds = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+    x0, x1, y0, y1 = bounds
+    return Grid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+
+
+def _eval(model: KirchhoffNet, points: np.ndarray, final: bool) -> np.ndarray:
+    with torch.no_grad():
+        x = torch.as_tensor(points, dtype=model.dtype)
+        out = model.final_state(x) if final else model(x)
+    return out.detach().cpu().double().numpy()
+
+
+def predict(model: KirchhoffNet, points: np.ndarray, task: str) -> np.ndarray:
+    """Class probabilities (softmax of the read-out voltages) or regression outputs per point."""
+    out = _eval(model, points, final=False)
+    if task == "classification":
+        out = np.exp(out - out.max(-1, keepdims=True))
+        out /= out.sum(-1, keepdims=True)
+    return out
+
+
+def predict_grid(model: KirchhoffNet, grid: Grid, task: str) -> np.ndarray:
+    """``predict`` over a grid, shape (len(ys), len(xs), n_outputs)."""
+    return grid.reshape(predict(model, grid.points, task))
+
+
+def node_voltages_grid(model: KirchhoffNet, grid: Grid) -> np.ndarray:
+    """Every node's voltage at T over the input plane, shape (len(ys), len(xs), nodes of the last slice)."""
+    return grid.reshape(_eval(model, grid.points, final=True))
+
+
+def iv_curve(kind: str, params: list[float], dv: np.ndarray, vd: float = 0.0) -> np.ndarray:
+    """Device current against the voltage drop v_s - v_d (v_d held at ``vd``)."""
+    k = get_kind(kind)
+    p = torch.as_tensor(np.asarray(params, dtype=np.float64)[: k.n_params]).reshape(1, -1)
+    vd_t = torch.full((len(dv), 1), float(vd), dtype=torch.float64)
+    vs_t = vd_t + torch.as_tensor(np.asarray(dv, dtype=np.float64)).reshape(-1, 1)
+    return k.current(vs_t, vd_t, p).reshape(-1).numpy()
+
+
+def iv_surface(kind: str, params: list[float], vs: np.ndarray, vd: np.ndarray) -> np.ndarray:
+    """Device current I(v_s, v_d) on a grid, shape (len(vd), len(vs))."""
+    k = get_kind(kind)
+    p = torch.as_tensor(np.asarray(params, dtype=np.float64)[: k.n_params]).reshape(1, -1)
+    s, d = np.meshgrid(vs, vd)
+    i = k.current(torch.as_tensor(s.reshape(-1, 1)), torch.as_tensor(d.reshape(-1, 1)), p)
+    return i.reshape(s.shape).numpy()
