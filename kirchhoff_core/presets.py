@@ -28,7 +28,7 @@ class Preset:
 def _two_d(n_out: int) -> Preset:
     # 8 nodes, every pair and ground linked by one tanh device each way. Moons: >= 97 % test accuracy
     # after 6-14 epochs for seeds 0-3 (lr 0.05 / batch 64 was faster but unstable on 3 of 4 seeds).
-    return Preset("fully_connected", {"num_nodes": 8, "inputs": [1, 2], "outputs": list(range(9 - n_out, 9))},
+    return Preset("fully_connected", {"num_nodes": 8, "n_inputs": 2, "n_outputs": n_out},
                   TrainConfig(lr=0.02, batch_size=32), epochs=20)
 
 
@@ -42,10 +42,10 @@ def preset_for(dataset: str, n_outputs: int | None = None) -> Preset:
         return Preset("layered", {"layer_sizes": [64, 10], "kind": "ShiftRelu1"},
                       TrainConfig(lr=0.02, batch_size=64), epochs=12)
     if dataset == "sine":
-        return Preset("fully_connected", {"num_nodes": 6, "inputs": [1], "outputs": [6]},
+        return Preset("fully_connected", {"num_nodes": 6, "n_inputs": 1, "n_outputs": 1},
                       TrainConfig(lr=0.05, batch_size=64), epochs=40)
     if dataset == "sine2d":
-        return Preset("fully_connected", {"num_nodes": 6, "inputs": [1, 2], "outputs": [6]},
+        return Preset("fully_connected", {"num_nodes": 6, "n_inputs": 2, "n_outputs": 1},
                       TrainConfig(lr=0.05, batch_size=64), epochs=40)
     if dataset == "blobs":
         return _two_d(n_outputs or 3)
