@@ -91,3 +91,80 @@ def iv_surface(kind: str, params: list[float], vs: np.ndarray, vd: np.ndarray) -
     s, d = np.meshgrid(vs, vd)
     i = k.current(torch.as_tensor(s.reshape(-1, 1)), torch.as_tensor(d.reshape(-1, 1)), p)
     return i.reshape(s.shape).numpy()
+
+
+# --- what the training page shows live -----------------------------------------------------------
+
+def input_line(data: Dataset, resolution: int = 200, margin: float = 0.1) -> np.ndarray:
+    """Evenly spaced inputs covering a 1-D dataset (train and test) with a margin, shape (res, 1)."""
+    if not 2 <= resolution <= 10_000:
+        raise ValueError(f"resolution: must be in [2, 10000], got {resolution}")
+    if data.n_features != 1:
+        raise ValueError(f"a line needs a 1-D dataset, {data.name!r} has {data.n_features} features")
+    x = np.concatenate([data.x_train[:, 0], data.x_test[:, 0]])
+    lo, hi = float(x.min()), float(x.max())
+    pad = margin * (hi - lo)
+    return np.linspace(lo - pad, hi + pad, resolution).reshape(-1, 1)
+
+
+def snapshot(model: KirchhoffNet, points: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """(``predict``, every node's voltage at T) for the same inputs from a single solve."""
+    volts = _eval(model, points, final=True)
+    out = volts[..., [n - 1 for n in model.outputs]]
+    if task == "classification":
+        out = np.exp(out - out.max(-1, keepdims=True))
+        out /= out.sum(-1, keepdims=True)
+    return out, volts
+
+
+def snapshot_grid(model: KirchhoffNet, grid: Grid, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """``snapshot`` over a grid: (len(ys), len(xs), n_outputs) and (len(ys), len(xs), nodes)."""
+    pred, volts = snapshot(model, grid.points, task)
+    return grid.reshape(pred), grid.reshape(volts)
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch (``batch_size=0`` is full batch)."""
+    if n_train < 1:
+        raise ValueError(f"n_train: need at least one training sample, got {n_train}")
+    bs = batch_size or n_train
+    return -(-n_train // bs)
+
+
+def history_series(history: list, steps: int) -> dict[str, np.ndarray]:
+    """EpochRecords as columns for plotting; NFE is per optimiser step (``steps`` per epoch)."""
+    if steps < 1:
+        raise ValueError(f"steps: must be >= 1, got {steps}")
+    cols = ("epoch", "train_loss", "test_loss", "train_metric", "test_metric", "nfe_forward",
+            "nfe_backward", "rejected_steps", "max_nfe_per_solve", "wall_time", "lr")
+    out = {c: np.array([getattr(r, c) for r in history], dtype=np.float64) for c in cols}
+    out["nfe_forward_per_step"] = out["nfe_forward"] / steps
+    out["nfe_backward_per_step"] = out["nfe_backward"] / steps
+    return out
+
+
+@dataclass
+class SolverHealth:
+    """The solver-health panel's numbers for the latest epoch, and a warning when work runs high."""
+
+    nfe_forward_per_step: float
+    nfe_backward_per_step: float
+    rejected_steps: int
+    max_nfe_per_solve: int
+    cap: int
+    cap_fraction: float
+    warning: str | None
+
+
+def solver_health(record, steps: int, cap: int, warn_fraction: float = 0.5) -> SolverHealth:
+    """Summarise an EpochRecord against the solver's ``max_nfe`` cap (warn above ``warn_fraction``)."""
+    if cap < 1 or steps < 1:
+        raise ValueError(f"cap and steps must be >= 1, got cap={cap}, steps={steps}")
+    frac = record.max_nfe_per_solve / cap
+    warning = None
+    if frac > warn_fraction:
+        warning = (f"the largest single solve used {record.max_nfe_per_solve} of the {cap} evaluations "
+                   f"allowed ({frac:.0%}); the circuit is getting stiff — lower the learning rate or the "
+                   "read-out time, loosen the tolerance, or use a fixed-step solver before it hits the cap")
+    return SolverHealth(record.nfe_forward / steps, record.nfe_backward / steps, int(record.rejected_steps),
+                        int(record.max_nfe_per_solve), int(cap), float(frac), warning)

@@ -25,6 +25,8 @@ from .io import load_circuit, save_circuit
 from .model import KirchhoffNet
 from .presets import preset_for
 from .solvers import METHODS, SolverConfig, SolverError
+from .spice import PhysicalScale, SpiceError, SpiceOptions, write_netlists
+from .spice import compare as spice_compare
 from .train import TrainConfig, Trainer
 
 
@@ -107,6 +109,37 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     out.writerow(["t"] + [f"v{n}" for n in range(1, traj.shape[1] + 1)])
     for t, row in zip(times, traj.tolist()):
         out.writerow([repr(float(t))] + [repr(v) for v in row])
+
+
+def _spice_options(args: argparse.Namespace) -> SpiceOptions:
+    scale = None
+    if args.units:
+        cap, cur = parse_floats(args.units, "--units")[:2] if "," in args.units else (None, None)
+        if cap is None or cap <= 0 or cur <= 0:
+            raise UsageError(f"--units: expected 'FEMTOFARAD,MICROAMP' such as '10,10', got {args.units!r}")
+        scale = PhysicalScale(cap, cur)
+    return SpiceOptions(scale=scale, timeout_s=args.timeout)
+
+
+def cmd_export_spice(args: argparse.Namespace) -> None:
+    circuit = load_circuit(args.circuit)
+    files = write_netlists(circuit, parse_floats(args.inputs, "--inputs"), args.out, _spice_options(args))
+    print(f"wrote {', '.join(map(str, files))}")
+
+
+def cmd_spice_check(args: argparse.Namespace) -> None:
+    circuit = load_circuit(args.circuit)
+    opts = _spice_options(args)
+    if opts.scale is not None:
+        raise UsageError("--units: the check compares in model units; export with --units instead")
+    r = spice_compare(circuit, parse_floats(args.inputs, "--inputs"), opts)
+    print(f"ngspice vs torch on {len(r.times)} time points, {len(circuit.slices)} slice(s)")
+    print("node,max_abs_diff_V")
+    for n, d in enumerate(r.max_abs_per_node, start=1):
+        print(f"v{n},{d:.3e}")
+    print(f"max |dv| = {r.max_abs:.3e} V; read-out difference = {r.readout_diff:.3e} V")
+    print("read-out ngspice: " + ", ".join(f"{v:.6f}" for v in r.readout_spice))
+    print("read-out torch:   " + ", ".join(f"{v:.6f}" for v in r.readout_torch))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -233,6 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver_flags(p)
     p.set_defaults(func=cmd_simulate)
 
+    for name, helptext, func in (
+            ("export-spice", "write an ngspice netlist (one per slice) for one input", cmd_export_spice),
+            ("spice-check", "run the circuit in ngspice and compare with the torch model", cmd_spice_check)):
+        p = sub.add_parser(name, help=helptext, description=helptext)
+        p.add_argument("circuit", help="circuit JSON file")
+        p.add_argument("--inputs", required=True, help="input voltages, comma-separated")
+        p.add_argument("--units", help="physical units 'FEMTOFARAD,MICROAMP' per model unit (export only)")
+        p.add_argument("--timeout", type=float, default=60.0, help="seconds per ngspice run (default 60)")
+        if name == "export-spice":
+            p.add_argument("--out", "-o", required=True, help="netlist file (.cir); slices get .sliceN")
+        p.set_defaults(func=func)
+
     p = sub.add_parser("info", help="print a circuit's statistics")
     p.add_argument("circuit", help="circuit JSON file")
     p.set_defaults(func=cmd_info)
@@ -243,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (CircuitError, SolverError, UsageError, ValueError) as e:
+    except (CircuitError, SolverError, SpiceError, UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

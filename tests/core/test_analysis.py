@@ -1,0 +1,81 @@
+"""The training page's numeric helpers in kirchhoff_core.analysis."""
+
+import numpy as np
+import pytest
+import torch
+
+from kirchhoff_core.analysis import (history_series, input_grid, input_line, node_voltages_grid, predict_grid,
+                                     snapshot, snapshot_grid, solver_health, steps_per_epoch)
+from kirchhoff_core.datasets import make_dataset
+from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.presets import build_circuit, preset_for
+from kirchhoff_core.train import EpochRecord, TrainConfig, Trainer
+
+
+def _model(name="moons"):
+    return KirchhoffNet(build_circuit(preset_for(name)), dtype=torch.float64)
+
+
+def test_snapshot_grid_equals_the_two_separate_evaluations():
+    d = make_dataset("moons", 60)
+    m = _model()
+    g = input_grid(d, resolution=6)
+    pred, volts = snapshot_grid(m, g, "classification")
+    np.testing.assert_allclose(pred, predict_grid(m, g, "classification"), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(volts, node_voltages_grid(m, g), rtol=1e-10, atol=1e-12)
+    assert pred.shape == (6, 6, 2) and volts.shape == (6, 6, 8)
+    np.testing.assert_allclose(pred.sum(-1), 1.0)
+    # the read-out is the output nodes' voltages (before the softmax)
+    raw, _ = snapshot(m, g.points, "regression")
+    np.testing.assert_allclose(raw, volts.reshape(-1, 8)[:, [6, 7]])
+
+
+def test_input_line_covers_a_1d_set():
+    d = make_dataset("sine", 50)
+    xs = input_line(d, resolution=30, margin=0.1)
+    x = np.concatenate([d.x_train, d.x_test])[:, 0]
+    assert xs.shape == (30, 1)
+    assert xs[0, 0] < x.min() and xs[-1, 0] > x.max() and np.all(np.diff(xs[:, 0]) > 0)
+    with pytest.raises(ValueError, match="1-D"):
+        input_line(make_dataset("moons", 50))
+    with pytest.raises(ValueError, match="resolution"):
+        input_line(d, resolution=1)
+
+
+def test_steps_per_epoch():
+    assert steps_per_epoch(400, 32) == 13
+    assert steps_per_epoch(400, 0) == 1
+    assert steps_per_epoch(64, 32) == 2
+    with pytest.raises(ValueError, match="n_train"):
+        steps_per_epoch(0, 32)
+
+
+def _record(**kw):
+    base = dict(epoch=1, train_loss=0.5, test_loss=0.6, train_metric=0.8, test_metric=0.7, metric="accuracy",
+                nfe_forward=260, nfe_backward=130, rejected_steps=3, max_nfe_per_solve=26, wall_time=0.3, lr=0.02)
+    return EpochRecord(**{**base, **kw})
+
+
+def test_history_series_divides_nfe_by_steps():
+    s = history_series([_record(), _record(epoch=2, nfe_forward=390)], steps=13)
+    np.testing.assert_array_equal(s["epoch"], [1, 2])
+    np.testing.assert_allclose(s["nfe_forward_per_step"], [20, 30])
+    np.testing.assert_allclose(s["nfe_backward_per_step"], [10, 10])
+    assert history_series([], 1)["train_loss"].shape == (0,)
+
+
+def test_solver_health_warns_above_half_the_cap():
+    ok = solver_health(_record(max_nfe_per_solve=26), steps=13, cap=20_000)
+    assert ok.warning is None and ok.nfe_forward_per_step == 20 and ok.rejected_steps == 3
+    hot = solver_health(_record(max_nfe_per_solve=12_000), steps=13, cap=20_000)
+    assert hot.cap_fraction == pytest.approx(0.6)
+    assert "12000 of the 20000" in hot.warning
+    with pytest.raises(ValueError):
+        solver_health(_record(), steps=0, cap=10)
+
+
+def test_history_series_from_a_real_trainer():
+    t = Trainer(_model(), make_dataset("moons", 60), TrainConfig(batch_size=16))
+    t.run(2)
+    s = history_series(t.history, steps_per_epoch(len(t.x_train), 16))
+    assert len(s["epoch"]) == 2 and np.all(s["nfe_forward_per_step"] > 0)
