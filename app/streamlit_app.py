@@ -14,6 +14,7 @@ if session.message:
 pages = [
     st.Page("pages/build.py", title="Build", icon="🔌", default=True),
     st.Page("pages/train.py", title="Train", icon="📈"),
+    st.Page("pages/spice.py", title="Verify in SPICE", icon="🔬", url_path="spice"),
     st.Page("pages/learn.py", title="Learn", icon="📖"),
 ]
 st.navigation(pages).run()
