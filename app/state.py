@@ -16,6 +16,7 @@ import streamlit as st
 
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import Dataset, make_dataset
+from kirchhoff_core.generators import generate
 from kirchhoff_core.presets import preset_for
 from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import TrainConfig, Trainer
@@ -83,6 +84,28 @@ def get_session() -> Session:
 def dataset_for(config: Config) -> Dataset:
     return make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
                         test_fraction=config.test_fraction, seed=config.seed)
+
+
+def set_circuit(session: Session, circuit: Circuit) -> None:
+    """Make ``circuit`` this session's circuit; a trainer built for the previous one is dropped."""
+    session.circuit = circuit
+    session.trainer = None
+    session.playing = False
+
+
+def ensure_circuit(session: Session) -> str | None:
+    """Build the circuit from the configuration when there is none yet. Returns an error message
+    when the configured generator fails (the default set-up is used instead), else None."""
+    if session.circuit is not None:
+        return None
+    try:
+        set_circuit(session, generate(session.config.generator, **session.config.generator_params))
+        return None
+    except (ValueError, TypeError) as e:  # CircuitError is a ValueError
+        default = Config()
+        session.config.generator, session.config.generator_params = default.generator, default.generator_params
+        set_circuit(session, generate(default.generator, **default.generator_params))
+        return f"The configured circuit could not be generated ({e}); using the default circuit."
 
 
 # --- URL round trip ------------------------------------------------------------------------------
