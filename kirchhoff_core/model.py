@@ -313,6 +313,19 @@ class KirchhoffNet(nn.Module):
             v = sol[-1]
         return out
 
+    def segments(self, x: torch.Tensor, points_per_slice: int = 100) -> list[tuple[np.ndarray, torch.Tensor]]:
+        """Per slice: local times (points_per_slice + 1 from 0 to its duration) and the node voltages
+        there, (times, batch, slice width), starting from the resized state carried in."""
+        v = self.initial_state(x)
+        out = []
+        for dyn in self.slices:
+            v = self.resize(v, dyn.width)
+            ts = np.linspace(0.0, dyn.duration, points_per_slice + 1)
+            sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype))
+            out.append((ts, sol))
+            v = sol[-1]
+        return out
+
     def currents(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
         """Current of every device of a slice at node voltages v, in the circuit's device order."""
         return self.slices[slice_index].currents(torch.as_tensor(v, dtype=self.dtype))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,7 @@ class TrainConfig:
     batch_size: int = 128
     weight_decay: float = 0.0
     seed: int = 0
+    mismatch: float = 0.0  # noise-aware training: relative sigma of device parameters, redrawn per batch
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -43,6 +45,8 @@ class TrainConfig:
             raise ValueError(f"batch_size: must be a non-negative integer (0 = full batch), got {self.batch_size!r}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay: must be >= 0, got {self.weight_decay!r}")
+        if not (math.isfinite(self.mismatch) and 0 <= self.mismatch < 1):
+            raise ValueError(f"mismatch: must be in [0, 1), got {self.mismatch!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +145,26 @@ class Trainer:
             out = self.model(x)
             return float(task_loss(self.task, out, y)), task_metric(self.task, out, y)
 
+    @contextmanager
+    def _mismatched(self) -> Iterator[None]:
+        """Noise-aware training: gradients taken on a chip instance with parameters p (1 + sigma eps),
+        applied to the nominal parameters (so the circuit learns to tolerate mismatch)."""
+        sigma = self.config.mismatch
+        if sigma == 0:
+            yield
+            return
+        params = list(self.model.parameters())
+        nominal = [p.detach().clone() for p in params]
+        with torch.no_grad():
+            for p in params:
+                p.mul_(1 + sigma * torch.randn(p.shape, generator=self._gen, dtype=p.dtype))
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, n in zip(params, nominal):
+                    p.copy_(n)
+
     def step(self) -> EpochRecord:
         """One epoch of minibatch training; raises SolverError if the circuit blows up."""
         start = time.perf_counter()
@@ -153,9 +177,10 @@ class Trainer:
             idx = perm[i: i + bs]
             self.model.stats.reset()
             self.optimizer.zero_grad()
-            loss = task_loss(self.task, self.model(self.x_train[idx]), self.y_train[idx])
-            forward = self.model.stats.nfe
-            loss.backward()
+            with self._mismatched():
+                loss = task_loss(self.task, self.model(self.x_train[idx]), self.y_train[idx])
+                forward = self.model.stats.nfe
+                loss.backward()
             self.optimizer.step()
             nfe_f += forward
             nfe_b += self.model.stats.nfe - forward
