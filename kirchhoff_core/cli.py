@@ -17,6 +17,8 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .chip import ChipConfig, monte_carlo
+from .chip import energy as chip_energy
 from .circuit import CircuitError
 from .datasets import DATASETS, make_dataset
 from .devices import KINDS
@@ -140,6 +142,24 @@ def cmd_spice_check(args: argparse.Namespace) -> None:
     print(f"max |dv| = {r.max_abs:.3e} V; read-out difference = {r.readout_diff:.3e} V")
     print("read-out ngspice: " + ", ".join(f"{v:.6f}" for v in r.readout_spice))
     print("read-out torch:   " + ", ".join(f"{v:.6f}" for v in r.readout_torch))
+
+
+def cmd_chip(args: argparse.Namespace) -> None:
+    circuit = load_circuit(args.circuit)
+    data = make_dataset(args.dataset, n_samples=args.samples, seed=args.seed)
+    cfg = ChipConfig(cap_fF=args.cap_ff, current_uA=args.current_ua, supply=args.supply,
+                     device_mismatch=args.mismatch, cap_mismatch=args.cap_mismatch,
+                     thermal_noise=args.noise_scale > 0, noise_scale=args.noise_scale, dac_bits=args.dac_bits,
+                     adc_bits=args.adc_bits, adc_range=args.adc_range, jitter=args.jitter,
+                     input_offset=args.input_offset, readout_offset=args.readout_offset)
+    e = chip_energy(circuit, data.x_test[0], cfg)
+    print(f"time unit {cfg.time_unit_s * 1e9:.3g} ns; latency {e.latency_s * 1e9:.3g} ns per inference; "
+          f"energy {e.total_J * 1e15:.3g} fJ ({e.dissipated_J * 1e15:.3g} fJ in devices + "
+          f"{e.input_charge_J * 1e15:.3g} fJ to charge the inputs); this CPU took {e.wall_time_s * 1e3:.3g} ms "
+          f"for the same forward pass ({e.speedup:.2e}x the chip's latency)")
+    mc = monte_carlo(circuit, data, cfg, chips=args.chips, seed=args.seed)
+    print(f"Monte Carlo over {args.chips} chips ({mc.metric} on {len(data.x_test)} test samples):")
+    print(json.dumps({k: round(v, 6) for k, v in mc.summary().items()}, indent=1))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -277,6 +297,28 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "export-spice":
             p.add_argument("--out", "-o", required=True, help="netlist file (.cir); slices get .sliceN")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("chip", help="simulated chip: latency, energy and Monte Carlo accuracy",
+                       description="Map the circuit to a chip (fF, µA, ns), switch on non-idealities and report "
+                                   "latency, energy per inference and the accuracy over many chip instances.")
+    p.add_argument("circuit", help="trained circuit JSON file")
+    p.add_argument("--dataset", default="moons", choices=sorted(DATASETS))
+    p.add_argument("--samples", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0, help="seeds the dataset and the chip instances")
+    p.add_argument("--chips", type=int, default=100, help="Monte Carlo chip instances (default 100)")
+    p.add_argument("--cap-ff", type=float, default=10.0, help="node capacitance in fF (default 10)")
+    p.add_argument("--current-ua", type=float, default=10.0, help="µA per model current unit (default 10)")
+    p.add_argument("--supply", type=float, help="supply rails at +-SUPPLY volts")
+    p.add_argument("--mismatch", type=float, default=0.0, help="relative sigma of device parameters")
+    p.add_argument("--cap-mismatch", type=float, default=0.0, help="relative sigma of capacitors")
+    p.add_argument("--noise-scale", type=float, default=0.0, help="kT/C noise, times this factor (0 = off)")
+    p.add_argument("--dac-bits", type=int, help="input DAC resolution")
+    p.add_argument("--adc-bits", type=int, help="read-out ADC resolution")
+    p.add_argument("--adc-range", type=float, default=2.0, help="ADC full scale (+- volts)")
+    p.add_argument("--jitter", type=float, default=0.0, help="read-out time jitter, relative sigma")
+    p.add_argument("--input-offset", type=float, default=0.0, help="sigma of input offsets (V)")
+    p.add_argument("--readout-offset", type=float, default=0.0, help="sigma of read-out offsets (V)")
+    p.set_defaults(func=cmd_chip)
 
     p = sub.add_parser("info", help="print a circuit's statistics")
     p.add_argument("circuit", help="circuit JSON file")

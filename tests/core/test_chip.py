@@ -150,3 +150,18 @@ def test_noise_aware_training_option(moons):
 def test_config_validation(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ChipConfig(**bad)
+
+
+def test_cli_chip_report(tmp_path, trained):
+    import subprocess
+    import sys
+    from kirchhoff_core.io import save_circuit
+    save_circuit(trained, tmp_path / "c.json")
+    out = subprocess.run([sys.executable, "-m", "kirchhoff_core", "chip", str(tmp_path / "c.json"), "--samples", "200",
+                          "--chips", "3", "--mismatch", "0.05", "--adc-bits", "6"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "latency 1 ns" in out.stdout and '"chips": 3' in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "kirchhoff_core", "chip", str(tmp_path / "c.json"), "--adc-bits", "99"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "adc_bits" in bad.stderr and "Traceback" not in bad.stderr
