@@ -168,3 +168,18 @@ def solver_health(record, steps: int, cap: int, warn_fraction: float = 0.5) -> S
                    "read-out time, loosen the tolerance, or use a fixed-step solver before it hits the cap")
     return SolverHealth(record.nfe_forward / steps, record.nfe_backward / steps, int(record.rejected_steps),
                         int(record.max_nfe_per_solve), int(cap), float(frac), warning)
+
+
+def points_in_box(x_range: tuple[float, float], y_range: tuple[float, float], n: int = 10, seed: int = 0,
+                  decimals: int = 3) -> np.ndarray:
+    """``n`` seeded uniform points inside an axis-aligned box (corners in any order), shape (n, 2).
+
+    The app uses it to turn a box selection on the drawing canvas into user points.
+    """
+    if not 1 <= n <= 10_000:
+        raise ValueError(f"n: must be in [1, 10000], got {n}")
+    (x0, x1), (y0, y1) = sorted(map(float, x_range)), sorted(map(float, y_range))
+    if not all(np.isfinite([x0, x1, y0, y1])):
+        raise ValueError(f"box corners must be finite, got x={x_range}, y={y_range}")
+    rng = np.random.default_rng(seed)
+    return np.round(np.stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)], axis=1), decimals)

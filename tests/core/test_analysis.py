@@ -79,3 +79,16 @@ def test_history_series_from_a_real_trainer():
     t.run(2)
     s = history_series(t.history, steps_per_epoch(len(t.x_train), 16))
     assert len(s["epoch"]) == 2 and np.all(s["nfe_forward_per_step"] > 0)
+
+
+def test_points_in_box_are_seeded_and_inside():
+    from kirchhoff_core.analysis import points_in_box
+    p = points_in_box((1.0, -1.0), (0.5, 2.0), n=50, seed=3)
+    assert p.shape == (50, 2)
+    assert p[:, 0].min() >= -1 and p[:, 0].max() <= 1 and p[:, 1].min() >= 0.5 and p[:, 1].max() <= 2
+    np.testing.assert_array_equal(p, points_in_box((-1, 1), (2, 0.5), n=50, seed=3))
+    assert not np.array_equal(p, points_in_box((-1, 1), (0.5, 2), n=50, seed=4))
+    with pytest.raises(ValueError, match="n"):
+        points_in_box((0, 1), (0, 1), n=0)
+    with pytest.raises(ValueError, match="finite"):
+        points_in_box((0, float("nan")), (0, 1))
