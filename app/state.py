@@ -37,7 +37,7 @@ class Config:
     noise: float | None = None
     test_fraction: float = 0.2
     seed: int = 0
-    lr: float = 0.02
+    lr: float = field(default_factory=lambda: preset_for("moons").train.lr)
     optimizer: str = "adam"
     batch_size: int = 32
     weight_decay: float = 0.0

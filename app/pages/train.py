@@ -8,7 +8,6 @@ redraws only the live charts.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict
 from urllib.parse import urlencode
@@ -16,7 +15,6 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 from kirchhoff_core import analysis, editing
 from kirchhoff_core import io as kio
@@ -39,13 +37,6 @@ MAX_EPOCHS = 2000  # playing pauses here so a forgotten tab does not train forev
 DEFAULT_KIND = "ShiftTanh2"
 CANVAS = (-2.5, 2.5)  # drawing area; matches the +-2 span the built-in 2-D sets are scaled to
 CUSTOM = "custom"
-
-# Playground circuits are small, so every solve is a chain of tiny matmuls: extra intra-op threads only
-# fight each other (and other sessions' training threads). On a busy 2-core machine one thread trained the
-# moons preset at ~0.35 s per epoch and two threads at 2-11 s. KIRCHHOFF_TORCH_THREADS overrides.
-_THREADS = int(os.environ.get("KIRCHHOFF_TORCH_THREADS", "1"))
-if torch.get_num_threads() != _THREADS:
-    torch.set_num_threads(_THREADS)
 
 session = get_session()
 config = session.config
@@ -327,7 +318,7 @@ ensure_trainer()
 
 hidden = set(config.hide)
 st.header("Train")
-st.caption("Pick a dataset, press ▶ and watch the circuit learn: the read-out voltages at time T are the "
+st.caption("Pick a dataset, press Play and watch the circuit learn: the read-out voltages at time T are the "
            "network's outputs, and training tunes every device's parameters.")
 if session.message:  # only when this page runs on its own; the app shows it first otherwise
     st.warning(session.message)
@@ -342,11 +333,12 @@ if hidden:
 
 trainer = session.trainer
 bar = st.columns([1, 1, 1, 5], vertical_alignment="center")
-bar[0].button("⏸ Pause" if session.playing else "▶ Play", key="train_play", on_click=_toggle_play,
+bar[0].button("Pause" if session.playing else "Play", key="train_play", on_click=_toggle_play,
+              icon=":material/pause:" if session.playing else ":material/play_arrow:",
               disabled=trainer is None, type="primary", width="stretch")
-bar[1].button("Step", key="train_step", on_click=_step_once, disabled=trainer is None or session.playing,
+bar[1].button("Step", key="train_step", on_click=_step_once, icon=":material/skip_next:", disabled=trainer is None or session.playing,
               help="Train one epoch", width="stretch")
-bar[2].button("Reset", key="train_reset", on_click=_reset, disabled=trainer is None,
+bar[2].button("Reset", key="train_reset", on_click=_reset, icon=":material/replay:", disabled=trainer is None,
               help="Back to the circuit's initial parameters (epoch 0)", width="stretch")
 if trainer is None:
     bar[3].caption("Training is not available until the circuit matches the data (see below).")
@@ -594,7 +586,7 @@ def _draw_live() -> None:
             series = analysis.history_series(hist, steps)
             st.plotly_chart(tv.curves_figure(series, last.metric), key="train_curves", width="stretch")
         else:
-            st.caption("Press ▶ Play or Step to start training; loss, accuracy and solver work appear here.")
+            st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
     if snap is not None:
         kind, xs, ys, pred, volts = snap
         st.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"

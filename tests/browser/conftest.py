@@ -92,3 +92,22 @@ def wait_idle(page: Page, timeout_s: float = 60) -> None:
         if page.locator("[data-testid='stStatusWidget']").count() == 0:
             return
         time.sleep(0.25)
+
+
+def wait_settled(page: Page, quiet_s: float = 0.75, timeout_s: float = 60) -> None:
+    """Wait until the script has stayed finished for ``quiet_s`` seconds. Reads the run state that
+    Streamlit writes on the app root (``data-test-script-state``); the quiet period also covers the
+    reruns that components trigger right after they mount (the canvas reports its state back)."""
+    app = page.locator("[data-testid='stApp']")
+    app.wait_for()
+    deadline = time.time() + timeout_s
+    quiet_since = None
+    while time.time() < deadline:
+        if app.get_attribute("data-test-script-state") in ("initial", "running", "rerunRequested"):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since >= quiet_s:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the app kept running for more than {timeout_s:g} s")

@@ -11,7 +11,7 @@ from kirchhoff_core.circuit import Circuit, make_slice
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import build_circuit, preset_for
-from kirchhoff_core.train import TrainConfig, Trainer
+from kirchhoff_core.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_model import ALL_KINDS, random_circuit  # noqa: E402
