@@ -23,9 +23,9 @@ if session.message:
     session.message = None
 
 pages = [
-    st.Page("pages/build.py", title="Build", icon=":material/cable:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
-    st.Page("pages/spice.py", title="Verify in SPICE", icon=":material/memory:", url_path="spice"),
-    st.Page("pages/learn.py", title="Learn", icon=":material/menu_book:"),
+    st.Page("app_pages/build.py", title="Build", icon=":material/cable:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("app_pages/spice.py", title="Verify in SPICE", icon=":material/memory:", url_path="spice"),
+    st.Page("app_pages/learn.py", title="Learn", icon=":material/menu_book:"),
 ]
 st.navigation(pages).run()

@@ -27,7 +27,7 @@ def open_page(path: str) -> AppTest:
 
 
 def test_learn_page_shows_kcl_with_the_circuits_numbers():
-    at = open_page("pages/learn.py")
+    at = open_page("app_pages/learn.py")
     latex = [x.value for x in at.latex]
     assert any(r"\sum_{e\,:\,d_e = n} I_e" in x for x in latex)  # the general law
     circuit = at.session_state[SESSION_KEY].circuit
@@ -49,9 +49,9 @@ def test_learn_page_shows_kcl_with_the_circuits_numbers():
 
 
 def test_learn_page_uses_trained_parameters():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.button(key="train_step").click().run()
-    at.switch_page("pages/learn.py").run()
+    at.switch_page("app_pages/learn.py").run()
     assert not at.exception
     assert "epoch 1" in " ".join(m.value for m in at.markdown)
     trained = at.session_state[SESSION_KEY].trainer.model.to_circuit()

@@ -10,7 +10,7 @@ APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
 def _open():
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/spice.py").run()
+    at.switch_page("app_pages/spice.py").run()
     return at
 
 

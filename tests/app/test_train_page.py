@@ -29,7 +29,7 @@ def open_train(query: dict[str, str] | None = None) -> AppTest:
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, at.exception
     return at
 
