@@ -83,6 +83,19 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a screenshot of the page as it was: artifacts/FAIL_<test>.png."""
+    outcome = yield
+    report = outcome.get_result()
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and page is not None:
+        try:
+            shot(page, f"FAIL_{item.name}")
+        except Exception:  # the page may be gone; the failure itself is what matters
+            pass
+
+
 def wait_idle(page: Page, timeout_s: float = 60) -> None:
     """Wait until Streamlit has finished its current run (the 'running' indicator is gone)."""
     page.wait_for_selector("[data-testid='stApp']")
@@ -94,10 +107,12 @@ def wait_idle(page: Page, timeout_s: float = 60) -> None:
         time.sleep(0.25)
 
 
-def wait_settled(page: Page, quiet_s: float = 0.75, timeout_s: float = 60) -> None:
+def wait_settled(page: Page, quiet_s: float = 2.0, timeout_s: float = 60) -> None:
     """Wait until the script has stayed finished for ``quiet_s`` seconds. Reads the run state that
-    Streamlit writes on the app root (``data-test-script-state``); the quiet period also covers the
-    reruns that components trigger right after they mount (the canvas reports its state back)."""
+    Streamlit writes on the app root (``data-test-script-state``; ``wait_idle``'s status widget
+    never appears in this Streamlit version). The quiet period covers the reruns that components
+    trigger after they render: the Build page's canvas sends its state back, up to ~2 s after each
+    run that gives it a new state."""
     app = page.locator("[data-testid='stApp']")
     app.wait_for()
     deadline = time.time() + timeout_s
