@@ -107,19 +107,42 @@ def wait_idle(page: Page, timeout_s: float = 60) -> None:
         time.sleep(0.25)
 
 
-def wait_settled(page: Page, quiet_s: float = 2.0, timeout_s: float = 60) -> None:
-    """Wait until the script has stayed finished for ``quiet_s`` seconds. Reads the run state that
-    Streamlit writes on the app root (``data-test-script-state``; ``wait_idle``'s status widget
-    never appears in this Streamlit version). The quiet period covers the reruns that components
-    trigger after they render: the Build page's canvas sends its state back, up to ~2 s after each
-    run that gives it a new state."""
+_WATCH_COMPONENTS = """window.__stComponentValues = [];
+window.addEventListener("message", (e) => {
+  if (e.data && e.data.type === "streamlit:setComponentValue") window.__stComponentValues.push(Date.now());
+});"""
+
+
+def watch_components(page: Page) -> None:
+    """Count the values that custom components (iframes) send to Streamlit; call before goto."""
+    page.add_init_script(_WATCH_COMPONENTS)
+
+
+def component_values(page: Page) -> int:
+    """How many component values were sent since the page loaded (needs ``watch_components``)."""
+    return page.evaluate("(window.__stComponentValues || []).length")
+
+
+def wait_component_value(page: Page, after: int, timeout_s: float = 60) -> None:
+    """Wait until a component has sent a value beyond the first ``after`` ones."""
+    page.wait_for_function("n => (window.__stComponentValues || []).length > n", arg=after,
+                           timeout=timeout_s * 1000)
+
+
+def wait_settled(page: Page, quiet_s: float = 1.0, timeout_s: float = 60) -> None:
+    """Wait until the script has stayed finished, and no component has sent a value, for ``quiet_s``
+    seconds. Reads the run state that Streamlit writes on the app root (``data-test-script-state``;
+    ``wait_idle``'s status widget never appears in this Streamlit version). Components send values
+    after they render (the Build page's canvas sends its state back after every run that gives it a
+    new state, which runs the script again); with ``watch_components`` those count as activity."""
     app = page.locator("[data-testid='stApp']")
     app.wait_for()
     deadline = time.time() + timeout_s
-    quiet_since = None
+    quiet_since, seen = None, -1
     while time.time() < deadline:
-        if app.get_attribute("data-test-script-state") in ("initial", "running", "rerunRequested"):
-            quiet_since = None
+        sent = component_values(page)
+        if sent != seen or app.get_attribute("data-test-script-state") in ("initial", "running", "rerunRequested"):
+            quiet_since, seen = None, sent
         elif quiet_since is None:
             quiet_since = time.time()
         elif time.time() - quiet_since >= quiet_s:

@@ -16,7 +16,7 @@ import urllib.parse
 
 from playwright.sync_api import Page, expect
 
-from conftest import shot, wait_settled
+from conftest import component_values, shot, wait_component_value, wait_settled, watch_components
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.generators import generate
 from kirchhoff_core.presets import preset_for
@@ -49,10 +49,12 @@ def open_build(page: Page, url: str) -> None:
     """Open the page and wait until it has settled: the first run imports torch, and the canvas
     sends its state back once mounted (one more run)."""
     page.set_viewport_size(VIEWPORT)
+    watch_components(page)
     page.goto(url)
     expect(page.get_by_role("heading", name="Build a circuit")).to_be_visible(timeout=90_000)
     expect(metric(page, "Nodes")).to_be_visible(timeout=90_000)
     page.frame_locator(FLOW).locator(".react-flow__node").first.wait_for(timeout=60_000)
+    wait_component_value(page, 0)
     wait_settled(page)
 
 
@@ -101,18 +103,22 @@ def test_generate_from_the_form(page, app_url):
     choose(page, "Generator", "ring")
     wait_settled(page)
     form = page.locator("[data-testid='stForm']")
-    expect(form.get_by_role("spinbutton", name="num nodes", exact=True)).to_have_value("6")  # the ring's default: the form follows
-    form.get_by_role("spinbutton", name="num nodes", exact=True).fill("5")
+    number = lambda label: form.get_by_role("spinbutton", name=label, exact=True)  # noqa: E731
+    expect(number("num nodes")).to_have_value("6")  # the form shows the ring's own default
+    number("num nodes").fill("5")
     choose(page, "device kind", re.compile(r"^TanhResistor"))
-    form.get_by_role("spinbutton", name="num slices", exact=True).fill("2")
-    form.get_by_role("spinbutton", name="duration", exact=True).fill("1.5")
-    form.get_by_role("spinbutton", name="duration", exact=True).press("Tab")
+    number("num slices").fill("2")
+    number("duration").fill("1.5")
+    number("duration").press("Tab")
+    sent = component_values(page)
     form.get_by_role("button", name="Generate").click()
 
     expected = generate("ring", num_nodes=5, kind="TanhResistor", num_slices=2, duration=1.5)
     expect_stats(page, **stats_of(expected))
     assert stats_of(expected)["Parameters"] == "80"  # 2 slices x 20 devices x 2 TanhResistor params
+    wait_component_value(page, sent)  # the canvas got the new circuit and answered
     wait_settled(page)
+    expect(page.frame_locator(FLOW).locator(".react-flow__node")).to_have_count(5 + 1)
     expect(page.locator("strong", has_text=re.compile("^" + re.escape(expected.name) + "$"))).to_be_visible()
     expect(page.get_by_label("Slice", exact=True)).to_be_visible()  # more than one slice: the slice picker shows
     shot(page, "build_2_generated_ring")
@@ -179,6 +185,7 @@ def test_draw_on_the_canvas_and_edit_the_table(page, app_url):
     wait_settled(page)  # the edit is sent to the script (one run) before Apply is pressed
     shot(page, "build_6_kind_edited")
 
+    sent = component_values(page)
     panel.get_by_role("button", name="Apply table").click()
     params = 2 * 3 + KINDS["Conductance"].n_params
     expect_stats(page, Nodes=3, Devices=3, Parameters=params)
@@ -186,5 +193,6 @@ def test_draw_on_the_canvas_and_edit_the_table(page, app_url):
     expect(grid.locator(f"#glide-cell-{KIND_COLUMN}-{row}")).to_have_text("Conductance")
     expect(grid.locator(f"#glide-cell-{KIND_COLUMN}-0")).to_have_text("ShiftTanh2")
     expect(grid.locator(f"#glide-cell-{KIND_COLUMN + 2}-{row}")).to_have_text("")  # p1: unused by Conductance
+    wait_component_value(page, sent)  # the canvas got the new circuit and answered
     wait_settled(page)
     shot(page, "build_7_table_applied")
