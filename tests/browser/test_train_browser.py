@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import time
 
+from playwright.sync_api import expect
+
 from conftest import shot, wait_idle
 
 
@@ -96,7 +98,8 @@ def test_share_link_reproduces_the_configuration(page, browser, app_url):
     other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     other.set_default_timeout(60_000)
     open_train(other, link.replace("http://localhost:8501", app_url))
-    assert other.get_by_role("spinbutton", name="Learning rate").input_value() == "0.05"
+    # The number input first paints its default (the minimum) and then the session's value: poll.
+    expect(other.get_by_role("spinbutton", name="Learning rate")).to_have_value("0.05", timeout=30_000)
     shot(other, "train_shared_link")
     other.context.close()
 
