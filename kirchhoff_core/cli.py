@@ -21,6 +21,7 @@ from .chip import ChipConfig, monte_carlo
 from .chip import energy as chip_energy
 from .circuit import CircuitError
 from .datasets import DATASETS, make_dataset
+from .densities import POTENTIALS, TARGETS
 from .devices import KINDS
 from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
 from .io import load_circuit, save_circuit
@@ -30,6 +31,8 @@ from .solvers import METHODS, SolverConfig, SolverError
 from .spice import PhysicalScale, SpiceError, SpiceOptions, write_netlists
 from .spice import compare as spice_compare
 from .train import TrainConfig, Trainer
+
+TASKS = ("supervised", "generate", "density")
 
 
 class UsageError(ValueError):
@@ -169,6 +172,12 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    if args.task != "supervised":
+        return cmd_train_generative(args)
+    if args.potential:
+        raise UsageError("--potential: only with --task density")
+    if args.dataset not in DATASETS:
+        raise UsageError(f"--dataset: {args.dataset!r} is a generative target; add --task generate")
     data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
                         test_fraction=args.test_fraction, seed=args.seed)
     preset = preset_for(args.dataset, data.n_outputs)
@@ -221,6 +230,82 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 
+def cmd_train_generative(args: argparse.Namespace) -> None:
+    """--task generate (maximum likelihood on a 2-D target) or density (reverse KL to exp(-U))."""
+    from .generative import CircuitFlow, GenerativeTrainer, flow_preset
+
+    if args.task == "density":
+        if not args.potential:
+            raise UsageError(f"--potential: --task density needs one of {sorted(POTENTIALS)}")
+        target = args.potential
+    else:
+        if args.potential:
+            raise UsageError("--potential: only with --task density (use --dataset for --task generate)")
+        if args.dataset not in TARGETS:
+            raise UsageError(f"--dataset: --task generate needs a 2-D target, one of {sorted(TARGETS)}; "
+                             f"got {args.dataset!r}")
+        target = args.dataset
+    preset = flow_preset(target)
+    if args.circuit:
+        circuit = load_circuit(args.circuit)
+    else:
+        if args.topology not in (None, "fully_connected"):
+            raise UsageError("--topology: generative runs use the paper's fully connected circuit; "
+                             "shape it with --topo or pass --circuit")
+        specs = {p.name: p for p in GENERATORS["fully_connected"].params + COMMON_PARAMS}
+        overrides: dict[str, Any] = {"seed": args.seed}
+        if args.kind:
+            overrides["kind"] = args.kind
+        for item in args.topo:
+            key, _, value = item.partition("=")
+            if key not in specs or key in ("inputs", "outputs", "n_inputs", "n_outputs"):
+                raise UsageError(f"--topo: cannot set {key!r} here; valid: "
+                                 f"{sorted(set(specs) - {'inputs', 'outputs', 'n_inputs', 'n_outputs'})}")
+            overrides[key] = parse_param(specs[key], value)
+        circuit = preset.circuit(**overrides)
+    steps = preset.steps if args.steps is None else args.steps
+    if steps < 1:
+        raise UsageError(f"--steps: need at least 1, got {steps}")
+    log_every = max(1, min(args.log_every, steps))
+    if args.optimizer not in ("adam", "adamw"):
+        raise UsageError(f"--optimizer: generative runs use adam or adamw, got {args.optimizer!r}")
+    config = preset.config(lr=args.lr or preset.lr, optimizer=args.optimizer, batch_size=args.batch_size or
+                           preset.batch_size, weight_decay=args.weight_decay, anneal_steps=steps, seed=args.seed,
+                           eval_size=args.eval_size, eval_every=log_every)
+    solver = _solver(args, default_rtol=preset.reference_tol)
+    flow = CircuitFlow(circuit, solver, trace=args.trace, seed=args.seed)
+    trainer = GenerativeTrainer(flow, config)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    what = f"{config.target} ({'maximum likelihood' if args.task == 'generate' else 'reverse KL to exp(-U)'})"
+    print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices, {len(circuit.slices)} slice(s)) "
+          f"as a flow on {what}: {steps} steps of {config.batch_size} fresh samples", file=sys.stderr)
+    bar = tqdm(total=steps, unit="step", file=sys.stderr, disable=args.quiet)
+    metric = "test_nll" if args.task == "generate" else "test_kl"
+    print(f"step,train_loss,{metric},nfe_forward,nfe_backward,lr,wall_time")
+    logged = []
+    elapsed = 0.0
+
+    def report(rec) -> None:
+        nonlocal elapsed
+        elapsed += rec.wall_time
+        bar.update(1)
+        if rec.test_loss is None and rec.step == steps:
+            rec.test_loss = trainer.evaluate()
+        if rec.test_loss is not None:
+            print(f"{rec.step},{rec.train_loss:.6f},{rec.test_loss:.6f},{rec.nfe_forward},{rec.nfe_backward},"
+                  f"{rec.lr:.3g},{elapsed:.3f}", flush=True)
+            bar.set_postfix(loss=f"{rec.train_loss:.3f}", test=f"{rec.test_loss:.3f}")
+            logged.append(rec.to_dict())
+
+    trainer.run(steps, callback=report)
+    bar.close()
+    files = save_circuit(flow.to_circuit(), out / "circuit.json", extra={"training": {
+        "task": args.task, "target": config.target, "config": config.to_dict(), "solver": solver.to_dict(),
+        "trace": args.trace, "history": logged}})
+    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+
+
 def _solver(args: argparse.Namespace, default_rtol: float) -> SolverConfig:
     rtol = args.rtol or default_rtol
     return SolverConfig(method=args.method, rtol=rtol, atol=args.atol or rtol, step_size=args.step_size,
@@ -256,8 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a circuit on a toy dataset",
                        description="Train a KirchhoffNet; prints per-epoch metrics as CSV and saves the "
-                                   "trained circuit (+ training config) to OUT/circuit.json.")
-    p.add_argument("--dataset", default="moons", choices=sorted(DATASETS))
+                                   "trained circuit (+ training config) to OUT/circuit.json. "
+                                   "--task generate trains it as a flow on a 2-D target (per-step CSV), "
+                                   "--task density fits it to exp(-U) for --potential U1..U4.")
+    p.add_argument("--task", default="supervised", choices=TASKS,
+                   help="supervised (the dataset's classification / regression, default), generate or density")
+    p.add_argument("--dataset", default="moons", choices=sorted(set(DATASETS) | set(TARGETS)),
+                   help="supervised: a dataset; --task generate: a 2-D target "
+                        f"({', '.join(sorted(TARGETS))})")
+    p.add_argument("--potential", help=f"--task density: {', '.join(sorted(POTENTIALS))}")
+    p.add_argument("--steps", type=int, help="generate/density: optimiser steps (default: a quarter of the paper's)")
+    p.add_argument("--eval-size", type=int, default=2000, help="generate/density: held-out samples (default 2000)")
+    p.add_argument("--log-every", type=int, default=50,
+                   help="generate/density: a CSV row with the held-out metric every N steps (default 50)")
+    p.add_argument("--trace", default="exact", choices=["exact", "hutchinson"],
+                   help="generate/density: Jacobian trace (default exact, O(devices))")
     p.add_argument("--samples", type=int, default=500, help="dataset size (default 500)")
     p.add_argument("--noise", type=float, help="dataset noise (default: the set's own)")
     p.add_argument("--test-fraction", type=float, default=0.2)
