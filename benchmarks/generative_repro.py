@@ -78,6 +78,48 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
     return row
 
 
+def rhs_bench(batch: int = 512, repeats: int = 200) -> None:
+    """One right-hand-side evaluation of the 8gaussians circuit's first slice (300 devices): the
+    currents alone (KirchhoffNet), currents + the exact trace (the flow's augmented dynamics), and
+    currents + a brute-force autograd trace (one backward pass per node, as the reference did)."""
+    import torch
+
+    from kirchhoff_core.generative import CircuitFlow, flow_preset
+
+    torch.set_num_threads(1)
+    flow = CircuitFlow(flow_preset("8gaussians").circuit(seed=0))
+    aug = flow._augs[0]
+    dyn = aug.dyn
+    x = torch.randn(batch, 2, generator=torch.Generator().manual_seed(0))
+    y = torch.cat([x.T, torch.zeros(1, batch)]).contiguous()
+    t0 = torch.tensor(0.0)
+
+    def median_ms(fn) -> float:
+        for _ in range(5):
+            fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return sorted(times)[len(times) // 2] * 1e3
+
+    def brute() -> None:
+        v = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            dv = dyn(t0, v)
+            sum(torch.autograd.grad(dv[:, n].sum(), v, create_graph=True)[0][:, n] for n in range(2))
+
+    with dyn.frozen():
+        plain = median_ms(lambda: dyn(t0, x))
+    with aug.frozen():
+        exact = median_ms(lambda: aug(t0, y))
+    auto = median_ms(brute)
+    print(f"one evaluation, batch {batch}, 300 devices, 1 thread (median of {repeats}): currents {plain:.3f} ms; "
+          f"currents + exact trace {exact:.3f} ms ({exact / plain:.2f}x); currents + autograd trace "
+          f"{auto:.3f} ms ({auto / plain:.2f}x)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--targets", default=",".join(REFERENCE_TARGETS),
@@ -102,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="targets trained in parallel processes")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--out", default="runs/generative", help="folder for the trained circuits")
+    p.add_argument("--rhs-bench", action="store_true", help="only time one right-hand-side evaluation and exit")
     args = p.parse_args(argv)
+    if args.rhs_bench:
+        rhs_bench(args.batch_size or 512)
+        return 0
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     from kirchhoff_core.generative import flow_preset
     for t in targets:
