@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .chip import ChipConfig, monte_carlo
+from .chip import ChipConfig, monte_carlo, robustness_curve, sweep_config
 from .chip import energy as chip_energy
 from .circuit import CircuitError
 from .datasets import DATASETS, make_dataset
@@ -147,6 +147,18 @@ def cmd_spice_check(args: argparse.Namespace) -> None:
     print("read-out torch:   " + ", ".join(f"{v:.6f}" for v in r.readout_torch))
 
 
+def parse_sweep(item: str, cfg: ChipConfig) -> tuple[str, list[float]]:
+    """'device_mismatch=0,0.05,0.1' -> ('device_mismatch', [0, 0.05, 0.1]), every value checked."""
+    field, sep, text = item.partition("=")
+    if not sep:
+        raise UsageError(f"--sweep: expected FIELD=V1,V2,..., got {item!r}")
+    field = field.strip().replace("-", "_")
+    values = parse_floats(text, f"--sweep {field}")
+    for v in values:
+        sweep_config(cfg, field, v)
+    return field, values
+
+
 def cmd_chip(args: argparse.Namespace) -> None:
     circuit = load_circuit(args.circuit)
     data = make_dataset(args.dataset, n_samples=args.samples, seed=args.seed)
@@ -155,6 +167,7 @@ def cmd_chip(args: argparse.Namespace) -> None:
                      thermal_noise=args.noise_scale > 0, noise_scale=args.noise_scale, dac_bits=args.dac_bits,
                      adc_bits=args.adc_bits, adc_range=args.adc_range, jitter=args.jitter,
                      input_offset=args.input_offset, readout_offset=args.readout_offset)
+    sweeps = [parse_sweep(item, cfg) for item in args.sweep]  # bad values fail before any simulation
     e = chip_energy(circuit, data.x_test[0], cfg)
     print(f"time unit {cfg.time_unit_s * 1e9:.3g} ns; latency {e.latency_s * 1e9:.3g} ns per inference; "
           f"energy {e.total_J * 1e15:.3g} fJ ({e.dissipated_J * 1e15:.3g} fJ in devices + "
@@ -163,6 +176,12 @@ def cmd_chip(args: argparse.Namespace) -> None:
     mc = monte_carlo(circuit, data, cfg, chips=args.chips, seed=args.seed)
     print(f"Monte Carlo over {args.chips} chips ({mc.metric} on {len(data.x_test)} test samples):")
     print(json.dumps({k: round(v, 6) for k, v in mc.summary().items()}, indent=1))
+    for field, values in sweeps:  # one Monte Carlo per value, the same chips at every value
+        curve = robustness_curve(circuit, data, cfg, field, values, chips=args.chips, seed=args.seed)
+        print(f"\nrobustness: {curve.field} ({args.chips} chips per value, other settings as above)")
+        print(f"{curve.field},ideal,mean,std,p5,p50,worst,chips")
+        for row in curve.rows():
+            print(",".join(f"{row[k]:g}" for k in (curve.field, "ideal", "mean", "std", "p5", "p50", "worst", "chips")))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -416,6 +435,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jitter", type=float, default=0.0, help="read-out time jitter, relative sigma")
     p.add_argument("--input-offset", type=float, default=0.0, help="sigma of input offsets (V)")
     p.add_argument("--readout-offset", type=float, default=0.0, help="sigma of read-out offsets (V)")
+    p.add_argument("--sweep", action="append", default=[], metavar="FIELD=V1,V2,...",
+                   help="robustness curve: Monte Carlo at each value of one setting (device_mismatch, "
+                        "cap_mismatch, noise_scale, adc_bits, adc_range, dac_bits, jitter, readout_offset, ...); "
+                        "repeatable")
     p.set_defaults(func=cmd_chip)
 
     p = sub.add_parser("info", help="print a circuit's statistics")

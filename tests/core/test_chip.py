@@ -1,5 +1,7 @@
 """The simulated chip: ideal when everything is off, each non-ideality does what it says."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,16 @@ from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import TrainConfig, Trainer
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """These circuits are tiny: a second intra-op thread only contends (on a busy 2-core machine a
+    chip evaluation took 2-4x longer with two threads, with multi-second stalls)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def moons():
     return make_dataset("moons", 200, seed=0)
@@ -24,6 +36,9 @@ def trained(moons):
     model = KirchhoffNet(build_circuit(preset), preset.solver)
     Trainer(model, moons, preset.train).run(4)
     return model.to_circuit()
+
+
+ONE_THREAD_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # the CLI in a subprocess: one thread, see above
 
 
 def ideal_readout(circuit, x, tol=1e-6):
@@ -159,9 +174,134 @@ def test_cli_chip_report(tmp_path, trained):
     save_circuit(trained, tmp_path / "c.json")
     out = subprocess.run([sys.executable, "-m", "kirchhoff_core", "chip", str(tmp_path / "c.json"), "--samples", "200",
                           "--chips", "3", "--mismatch", "0.05", "--adc-bits", "6"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=ONE_THREAD_ENV)
     assert out.returncode == 0, out.stderr
     assert "latency 1 ns" in out.stdout and '"chips": 3' in out.stdout
     bad = subprocess.run([sys.executable, "-m", "kirchhoff_core", "chip", str(tmp_path / "c.json"), "--adc-bits", "99"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=ONE_THREAD_ENV)
     assert bad.returncode == 2 and "adc_bits" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --- transient, ADC codes, robustness curves (the Chip page's core) --------------------------------
+
+from dataclasses import replace  # noqa: E402
+
+from kirchhoff_core.chip import (MAX_SWEEP_CHIPS, adc_codes, chip_metric, codes_to_volts,  # noqa: E402
+                                 robustness_curve, sweep_config)
+
+
+def test_transient_ends_where_the_read_out_samples(trained, moons):
+    x = moons.x_test[3]
+    cfg = ChipConfig(device_mismatch=0.1, cap_mismatch=0.05, cap_fF=20.0)
+    inf = ChipInstance(trained, cfg, seed=4).transient(x, points_per_slice=40)
+    final = ChipInstance(trained, cfg, seed=4).analog_state(x)[0].numpy()
+    assert inf.times_ns.shape == (41,) and inf.volts.shape == inf.ideal.shape == (41, trained.max_width)
+    assert inf.times_ns[0] == 0 and inf.times_ns[-1] == pytest.approx(cfg.latency_s(trained) * 1e9)
+    assert inf.t_sample_ns == pytest.approx(inf.times_ns[-1])  # no jitter: sampled at T
+    np.testing.assert_allclose(inf.volts[-1], final, atol=1e-5)
+    np.testing.assert_allclose(inf.sampled, final[[n - 1 for n in trained.outputs]], atol=1e-5)
+    np.testing.assert_allclose(inf.ideal_readout, ideal_readout(trained, x[None])[0], atol=1e-5)
+    np.testing.assert_allclose(inf.ideal[0, [n - 1 for n in trained.inputs]], x)  # v(0) = the input
+    assert np.abs(inf.volts - inf.ideal).max() > 1e-3  # mismatch shows in the trace
+    assert inf.codes is None and np.array_equal(inf.readout, inf.sampled)
+
+
+def test_transient_with_noise_matches_the_noisy_read_out(trained, moons):
+    x = moons.x_test[:1]
+    cfg = ChipConfig(thermal_noise=True, noise_scale=100.0, sde_steps=100)
+    inf = ChipInstance(trained, cfg, seed=9).transient(x[0], points_per_slice=25)
+    # same chip seed -> same Brownian path: the read-out does not depend on the scope's time grid
+    np.testing.assert_allclose(inf.sampled, ChipInstance(trained, cfg, seed=9).read_out(x)[0], atol=1e-9)
+    quiet = ChipInstance(trained, replace(cfg, noise_scale=0.0), seed=9).transient(x[0], points_per_slice=25)
+    wiggle = np.abs(np.diff(inf.volts - quiet.volts, axis=0)).max()
+    assert wiggle > 1e-3  # the noise is in the trace, not only at the end
+
+
+def test_adc_codes_round_trip_to_the_quantised_volts(trained, moons):
+    v = np.linspace(-3, 3, 1001)
+    for bits in (1, 3, 8):
+        codes = adc_codes(v, bits, 2.0)
+        assert codes.dtype.kind == "i" and codes.min() == 0 and codes.max() == 2 ** bits - 1
+        np.testing.assert_array_equal(codes_to_volts(codes, bits, 2.0), quantise(v, bits, 2.0))
+        assert np.all(np.diff(codes) >= 0)
+    cfg = ChipConfig(adc_bits=5, adc_range=3.0, readout_offset=0.02, jitter=0.1)
+    chip = ChipInstance(trained, cfg, seed=2)
+    inf = chip.transient(moons.x_test[0], points_per_slice=20)
+    np.testing.assert_array_equal(inf.codes, adc_codes(inf.sampled + chip.readout_offset, 5, 3.0))
+    np.testing.assert_array_equal(inf.readout, codes_to_volts(inf.codes, 5, 3.0))
+    assert inf.t_sample_ns != pytest.approx(inf.times_ns[-1])  # jitter moved the sampling instant
+
+
+def test_transient_rails_and_multi_slice_stitching():
+    c = Circuit(3, [make_slice(0.5, [(1, 2), (2, 3), (3, 0)], "ShiftTanh2", params=np.full((3, 3), 0.8)),
+                    make_slice(0.5, [(2, 1), (1, 0)], "ShiftTanh2", params=np.full((2, 3), -0.6))],
+                inputs=[1], outputs=[3])
+    inf = ChipInstance(c, ChipConfig(supply=0.3)).transient(np.array([1.5]), points_per_slice=10)
+    assert inf.times_ns.shape == (21,) and np.all(np.diff(inf.times_ns) > 0)
+    assert inf.boundaries_ns == pytest.approx([0.0, 0.5, 1.0])
+    assert np.nanmax(np.abs(inf.volts)) <= 0.3 + 1e-12 and np.abs(inf.ideal).max() > 0.3
+    with pytest.raises(ValueError, match="points_per_slice"):
+        ChipInstance(c).transient(np.array([1.0]), points_per_slice=0)
+
+
+def test_robustness_curve_is_the_monte_carlo_of_each_setting(trained, moons):
+    curve = robustness_curve(trained, moons, ChipConfig(), "device_mismatch", [0.0, 0.3], chips=3, seed=5)
+    zero, big = curve.results
+    assert np.all(zero.values == curve.ideal) and zero.summary()["std"] == 0
+    again = monte_carlo(trained, moons, ChipConfig(device_mismatch=0.3), chips=3, seed=5)
+    np.testing.assert_array_equal(big.values, again.values)  # same chips as a plain Monte Carlo
+    assert [r["device_mismatch"] for r in curve.rows()] == [0.0, 0.3]
+    bits = robustness_curve(trained, moons, ChipConfig(adc_range=4.0), "adc_bits", [1.0, 8], chips=1)
+    assert bits.values == [1, 8]
+    for b, r in zip(bits.values, bits.results):
+        assert r.values[0] == chip_metric(ChipInstance(trained, ChipConfig(adc_range=4.0, adc_bits=b)), moons)
+
+
+def test_sweep_validation():
+    assert sweep_config(ChipConfig(), "adc_bits", 6.0).adc_bits == 6
+    assert sweep_config(ChipConfig(), "noise_scale", 10).thermal_noise
+    assert not sweep_config(ChipConfig(thermal_noise=True), "noise_scale", 0).thermal_noise
+    with pytest.raises(ValueError, match="cannot be swept"):
+        sweep_config(ChipConfig(), "cap_fF_typo", 1)
+    with pytest.raises(ValueError, match="adc_bits"):
+        sweep_config(ChipConfig(), "adc_bits", 6.5)
+    with pytest.raises(ValueError, match="cap_mismatch"):
+        sweep_config(ChipConfig(), "cap_mismatch", 0.5)
+    c = Circuit(1, [make_slice(1.0, [(1, 0)], "Conductance", params=np.array([[1.0, 0, 0]]))], inputs=[1], outputs=[1])
+    data = make_dataset("sine", 20, seed=0)
+    with pytest.raises(ValueError, match="at most"):
+        robustness_curve(c, data, ChipConfig(), "jitter", [0.0, 0.1, 0.2], chips=MAX_SWEEP_CHIPS // 2)
+
+
+def test_monte_carlo_time_budget_and_progress(trained, moons):
+    seen = []
+    r = monte_carlo(trained, moons, ChipConfig(device_mismatch=0.05), chips=4, seed=1,
+                    progress=lambda i, n: seen.append((i, n)), time_budget_s=1e-9)
+    assert len(r.values) == 1 and r.requested == 4 and not r.complete and seen == [(1, 4)]
+    full = monte_carlo(trained, moons, ChipConfig(device_mismatch=0.05), chips=4, seed=1)
+    assert full.complete and full.values[0] == r.values[0]
+    with pytest.raises(ValueError, match="time_budget_s"):
+        monte_carlo(trained, moons, ChipConfig(), chips=2, time_budget_s=0)
+
+
+def test_energy_wall_time_with_the_training_solver(trained, moons):
+    fine = energy(trained, moons.x_test[0], ChipConfig())
+    fast = energy(trained, moons.x_test[0], ChipConfig(), wall_solver=SolverConfig(rtol=1e-3, atol=1e-3))
+    assert fast.total_J == fine.total_J and fast.wall_time_s > 0 and fast.speedup > 1
+
+
+def test_cli_chip_sweep(tmp_path, trained, capsys):
+    from kirchhoff_core.cli import main
+    from kirchhoff_core.io import save_circuit
+    save_circuit(trained, tmp_path / "c.json")
+    base = ["chip", str(tmp_path / "c.json"), "--samples", "100", "--chips", "2"]
+    assert main(base + ["--sweep", "device_mismatch=0,0.2", "--sweep", "adc-bits=2,8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("device_mismatch,ideal,mean,std,p5,p50,worst,chips")
+    zero = lines[start + 1].split(",")
+    assert zero[0] == "0" and zero[1] == zero[2] and zero[-1] == "2"  # sigma 0: every chip is ideal
+    assert lines[start + 2].startswith("0.2,") and "adc_bits,ideal,mean,std,p5,p50,worst,chips" in lines
+    assert main(base + ["--sweep", "adc_bits=4.5"]) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("error: adc_bits") and "Monte Carlo" not in out.out  # rejected before simulating
+    assert main(base + ["--sweep", "device_mismatch"]) == 2 and "FIELD=V1,V2" in capsys.readouterr().err
