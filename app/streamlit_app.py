@@ -25,6 +25,7 @@ if session.message:
 pages = [
     st.Page("app_pages/build.py", title="Build", icon=":material/cable:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("app_pages/trajectories.py", title="Trajectories", icon=":material/timeline:", url_path="trajectories"),
     st.Page("app_pages/chip.py", title="Chip", icon=":material/developer_board:", url_path="chip"),
     st.Page("app_pages/spice.py", title="Verify in SPICE", icon=":material/memory:", url_path="spice"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/menu_book:"),

@@ -441,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "repeatable")
     p.set_defaults(func=cmd_chip)
 
+    from .cli_trajectories import add_commands as add_trajectory_commands  # trajectory, readout-sweep
+    add_trajectory_commands(sub, _add_solver_flags)
+
     p = sub.add_parser("info", help="print a circuit's statistics")
     p.add_argument("circuit", help="circuit JSON file")
     p.set_defaults(func=cmd_info)
