@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io as _stdio
 import json
+import math
 import pathlib
 from typing import Any
 
@@ -58,7 +59,7 @@ def circuit_to_dict(circuit: Circuit, include_params: bool = True, extra: dict |
                 del d["params"]
         rec["devices"] = devs
         doc["slices"].append(rec)
-    doc.update(extra or {})
+    doc.update(_json_safe(extra or {}))
     return doc
 
 
@@ -178,6 +179,18 @@ def _from_doc(doc: Any, weights: bytes | None) -> Circuit:
         if expected and expected != hashlib.sha256(weights).hexdigest():
             raise CircuitFileError("weights: the .safetensors file does not match this circuit (sha256 differs)")
     return circuit_from_dict(doc, w)
+
+
+def _json_safe(value):
+    """Non-finite floats (a metric that was not measured, say) as null: JSON has no NaN, and the
+    reader rejects NaN/Infinity, so writing them would make a file this module cannot read back."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def dumps_circuit(circuit: Circuit, extra: dict | None = None) -> str:

@@ -347,3 +347,12 @@ def test_documented_device_table_matches_devices():
         if len(cells) >= 3 and cells[0].startswith("`") and cells[1].isdigit():
             rows[cells[0].strip("`")] = int(cells[1])
     assert rows == {k: v.n_params for k, v in KINDS.items()}
+
+
+def test_unmeasured_metrics_in_extra_are_saved_as_null(tmp_path):
+    """A NaN in the training log (a metric not measured) must not make a file the reader refuses."""
+    c, _ = mixed_circuit(seed=3)
+    extra = {"log": [{"step": 1, "test_nll": float("nan"), "best": float("inf"), "loss": 0.5}]}
+    io.save_circuit(c, tmp_path / "ck.json", extra=extra)
+    _, loaded = io.load_checkpoint(tmp_path / "ck.json")
+    assert loaded == {"log": [{"step": 1, "test_nll": None, "best": None, "loss": 0.5}]}
