@@ -27,6 +27,7 @@ pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
     st.Page("app_pages/trajectories.py", title="Trajectories", icon=":material/timeline:", url_path="trajectories"),
     st.Page("app_pages/chip.py", title="Chip", icon=":material/developer_board:", url_path="chip"),
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/scatter_plot:", url_path="generate"),
     st.Page("app_pages/spice.py", title="Verify in SPICE", icon=":material/memory:", url_path="spice"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/menu_book:"),
 ]
