@@ -24,6 +24,7 @@ Non-idealities, each off by default and independent (the aihwkit vocabulary, app
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -444,6 +445,7 @@ class EnergyReport:
     input_charge_J: float
     latency_s: float
     wall_time_s: float
+    gpu_wall_time_s: float | None = None  # the same forward pass on a CUDA GPU, when one is present
 
     @property
     def total_J(self) -> float:
@@ -454,21 +456,44 @@ class EnergyReport:
         """How many times faster the chip's transient is than this computer's simulation of it."""
         return self.wall_time_s / self.latency_s
 
+    @property
+    def gpu_speedup(self) -> float | None:
+        """The same ratio against the GPU's wall time (None without a GPU)."""
+        return None if self.gpu_wall_time_s is None else self.gpu_wall_time_s / self.latency_s
+
+
+def _wall_time(model: KirchhoffNet, x: torch.Tensor, repeats: int = 3) -> float:
+    """Best of ``repeats`` timed forward passes after one warm-up (first calls pay one-off
+    allocation and, on a GPU, kernel-load costs); waits for the GPU before reading the clock."""
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    with torch.no_grad():
+        model(x)
+        sync()
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            sync()
+            best = min(best, time.perf_counter() - start)
+    return best
+
 
 def energy(circuit: Circuit, x: np.ndarray, config: ChipConfig = ChipConfig(), points_per_slice: int = 400,
-           wall_solver: SolverConfig | None = None) -> EnergyReport:
+           wall_solver: SolverConfig | None = None, gpu: bool | None = None) -> EnergyReport:
     """Integral of sum_e |I_e (v_s - v_d)| dt in physical units (trapezoid on a fine grid) plus the
     energy to charge the input capacitors, 1/2 C v0^2 each. The wall time is one forward pass of the
     same input on this CPU with ``wall_solver`` (default: the fine float64 solve used for the energy;
-    pass the solver you train with for a like-for-like figure)."""
+    pass the solver you train with for a like-for-like figure). ``gpu``: also time it on a CUDA GPU
+    (default: when one is available)."""
     model = KirchhoffNet(circuit, SolverConfig(rtol=1e-8, atol=1e-8), dtype=torch.float64)
     timed = model if wall_solver is None else KirchhoffNet(circuit, wall_solver)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(1, -1)
+    wall = _wall_time(timed, xt.to(timed.dtype))
+    gpu_wall = None
+    if torch.cuda.is_available() if gpu is None else gpu:
+        on_gpu = copy.deepcopy(timed).to("cuda")
+        gpu_wall = _wall_time(on_gpu, xt.to(device="cuda", dtype=timed.dtype))
     with torch.no_grad():
-        timed(xt.to(timed.dtype))  # warm-up: the first call pays one-off allocation costs
-        start = time.perf_counter()
-        timed(xt.to(timed.dtype))
-        wall = time.perf_counter() - start
         dissipated = 0.0
         for (ts, traj), dyn, s in zip(model.segments(xt, points_per_slice), model.slices, circuit.slices):
             vfull = torch.nn.functional.pad(traj[:, 0], (1, 0))
@@ -479,4 +504,5 @@ def energy(circuit: Circuit, x: np.ndarray, config: ChipConfig = ChipConfig(), p
     caps = circuit.capacitances(circuit.width(0)) * config.cap_fF * 1e-15
     charge = float(0.5 * np.sum(caps * v0 ** 2))
     watts_per_unit = config.current_uA * 1e-6  # I [A] * V [V]
-    return EnergyReport(dissipated * watts_per_unit * config.time_unit_s, charge, config.latency_s(circuit), wall)
+    return EnergyReport(dissipated * watts_per_unit * config.time_unit_s, charge, config.latency_s(circuit), wall,
+                        gpu_wall)

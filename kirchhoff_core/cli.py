@@ -172,7 +172,8 @@ def cmd_chip(args: argparse.Namespace) -> None:
     print(f"time unit {cfg.time_unit_s * 1e9:.3g} ns; latency {e.latency_s * 1e9:.3g} ns per inference; "
           f"energy {e.total_J * 1e15:.3g} fJ ({e.dissipated_J * 1e15:.3g} fJ in devices + "
           f"{e.input_charge_J * 1e15:.3g} fJ to charge the inputs); this CPU took {e.wall_time_s * 1e3:.3g} ms "
-          f"for the same forward pass ({e.speedup:.2e}x the chip's latency)")
+          f"for the same forward pass ({e.speedup:.2e}x the chip's latency)"
+          + (f"; this GPU took {e.gpu_wall_time_s * 1e3:.3g} ms ({e.gpu_speedup:.2e}x)" if e.gpu_wall_time_s else ""))
     mc = monte_carlo(circuit, data, cfg, chips=args.chips, seed=args.seed)
     print(f"Monte Carlo over {args.chips} chips ({mc.metric} on {len(data.x_test)} test samples):")
     print(json.dumps({k: round(v, 6) for k, v in mc.summary().items()}, indent=1))

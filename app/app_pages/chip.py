@@ -456,6 +456,9 @@ else:
         ratio = f"{rep.speedup:,.0f} ×" if rep.speedup >= 10 else f"{rep.speedup:.2g} ×"
         e2[2].metric("CPU time ÷ chip latency", ratio,
                      help="How many times longer this computer takes than the chip's transient")
+        if rep.gpu_wall_time_s is not None:
+            st.caption(f"On this machine's GPU the same forward pass took {si(rep.gpu_wall_time_s, 's')} "
+                       f"({rep.gpu_speedup:,.0f} × the chip's latency).")
         st.caption(f"Units: J joules (1 fJ = 10⁻¹⁵ J, 1 pJ = 10⁻¹² J), s seconds (1 ns = 10⁻⁹ s). Energy of the "
                    f"ideal circuit for test sample {idx} with {phys.cap_fF:g} fF per node and {phys.current_uA:g} µA "
                    f"per model current unit: {si(rep.total_J / max(rep.latency_s, 1e-30), 'W')} on average while "

@@ -290,6 +290,19 @@ def test_energy_wall_time_with_the_training_solver(trained, moons):
     assert fast.total_J == fine.total_J and fast.wall_time_s > 0 and fast.speedup > 1
 
 
+def test_energy_times_the_gpu_only_when_there_is_one(trained, moons):
+    e = energy(trained, moons.x_test[0], ChipConfig(), gpu=False)
+    assert e.gpu_wall_time_s is None and e.gpu_speedup is None
+    auto = energy(trained, moons.x_test[0], ChipConfig())
+    assert (auto.gpu_wall_time_s is not None) == torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
+def test_energy_gpu_wall_time(trained, moons):
+    e = energy(trained, moons.x_test[0], ChipConfig(), gpu=True)
+    assert e.gpu_wall_time_s > 0 and e.gpu_speedup == pytest.approx(e.gpu_wall_time_s / e.latency_s)
+
+
 def test_cli_chip_sweep(tmp_path, trained, capsys):
     from kirchhoff_core.cli import main
     from kirchhoff_core.io import save_circuit
