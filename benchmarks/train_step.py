@@ -1,12 +1,14 @@
 """Time per training step and NFE: our core vs a plain gather/scatter-add KirchhoffNet.
 
 The baseline follows the paper's reference right-hand side (one device module per slice, gather
-v_s and v_d per device, scatter_add the currents) and trains with dopri5 + the adjoint method at the
-same tolerance. Ours uses the incidence-matrix right-hand side and direct back-propagation through
-the solver. Both start from the same parameters and see the same minibatches, so their test
-accuracies after the same number of steps show that the speed-up is not paid for in accuracy.
+v_s and v_d per device, scatter_add the currents) and trains with torchdiffeq's dopri5 + the adjoint
+method at the same tolerance. Ours is KirchhoffNet's default: the incidence-matrix right-hand side
+(node-major gather / index_add for slices wider than NODE_MAJOR_WIDTH) integrated by our lean
+dopri5 (kirchhoff_core.integrators) with direct back-propagation through the solver. Both start
+from the same parameters and see the same minibatches, so their test accuracies after the same
+number of steps show that the speed-up is not paid for in accuracy.
 
-Run: .venv/bin/python benchmarks/train_step.py [--steps N]
+Run: .venv/bin/python benchmarks/train_step.py [--steps N] [--only TEXT] [--threads N] [--grads]
 """
 
 from __future__ import annotations
@@ -112,6 +114,26 @@ def run_case(name, circuit, data, lr, batch_size, steps, tol, seed=0):
           flush=True)
 
 
+def grad_agreement(name, circuit, data, batch_size, tol) -> None:
+    """How far each implementation's parameter gradient on one batch (same initial parameters) is
+    from a reference one: float64, torchdiffeq's dopri8 at rtol = atol = 1e-8, back-propagated
+    directly. Relative norms of the differences."""
+    x_tr, y_tr, _, _ = data.tensors(torch.float32)
+    x, y = x_tr[:batch_size], y_tr[:batch_size]
+    tight = SolverConfig(method="dopri8", rtol=1e-8, atol=1e-8, max_nfe=1_000_000, timeout_s=None)
+    ref_model = KirchhoffNet(circuit, tight, dtype=torch.float64)
+    (ref,) = torch.autograd.grad(task_loss(data.task, ref_model(x.double()), y), list(ref_model.parameters()))
+    ours = KirchhoffNet(circuit, SolverConfig(rtol=tol, atol=tol))
+    (g_ours,) = torch.autograd.grad(task_loss(data.task, ours(x), y), list(ours.parameters()))
+    rhs = GatherScatterRHS(circuit)
+    (g_base,) = torch.autograd.grad(task_loss(data.task, baseline_forward(rhs, circuit, x, tol), y), [rhs.param])
+    g_base = g_base.T[:, : g_ours.shape[1]]  # (E, the parameters the law uses)
+
+    def rel(a, b):
+        return float((a.double() - b.double()).norm() / b.double().norm())
+    print(f"| {name} | {rel(g_ours, ref):.1e} | {rel(g_base, ref):.1e} | {rel(g_ours, g_base):.1e} |", flush=True)
+
+
 def _acc(history: list[float]) -> str:
     return f"{history[-1]:.3f} / {max(history):.3f}"
 
@@ -122,12 +144,21 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=1e-3, help="rtol = atol for both")
     ap.add_argument("--seed", type=int, default=0, help="seed of the minibatch order")
     ap.add_argument("--only", default="", help="run only the cases whose name contains this text")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch intra-op threads (0: torch's default); 1 is steadier on a busy machine")
+    ap.add_argument("--grads", action="store_true",
+                    help="instead of training, compare both gradients on one batch with a tight reference")
     args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps, tol {args.tol:g}\n")
-    print("| case | devices | baseline ms/step (median) | ours ms/step (median) | speed-up | baseline NFE fwd + bwd | "
-          "ours NFE fwd + bwd | baseline test acc final / best | ours test acc final / best |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    if args.grads:
+        print("| case | ours vs reference | baseline vs reference | ours vs baseline |\n|---|---|---|---|")
+    else:
+        print("| case | devices | baseline ms/step (median) | ours ms/step (median) | speed-up | baseline NFE fwd + bwd "
+              "| ours NFE fwd + bwd | baseline test acc final / best | ours test acc final / best |")
+        print("|---|---|---|---|---|---|---|---|---|")
     moons = make_dataset("moons", 500, seed=0)
     digits = make_dataset("digits", 1797, seed=0)
     cases = [
@@ -138,7 +169,11 @@ def main() -> None:
         ("digits 8x8, 64 -> 10 layered (preset)", lambda: build_circuit(preset_for("digits")), digits, 0.02, 64),
     ]
     for name, make, data, lr, bs in cases:
-        if args.only in name:
+        if args.only not in name:
+            continue
+        if args.grads:
+            grad_agreement(name, make(), data, bs, args.tol)
+        else:
             run_case(name, make(), data, lr, bs, args.steps, args.tol, args.seed)
 
 

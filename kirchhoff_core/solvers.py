@@ -1,9 +1,10 @@
-"""Solver settings, bounded work and health counters around torchdiffeq.
+"""Solver settings, bounded work and health counters around the integrators.
 
-torchdiffeq is the integrator; this module adds what a playground needs on top: options checked up
-front with errors that name the argument, a cap on function evaluations and wall time so one bad
-setting cannot freeze the app, a non-finite check that names the exploding node, and counters
-(NFE, accepted and rejected steps) for the solver-health panel.
+``dopri5`` (the default) runs on our own lean Dormand-Prince (``integrators``), back-propagated
+directly; every other method, and the adjoint, on torchdiffeq. This module adds what a playground
+needs on top: options checked up front with errors that name the argument, a cap on function
+evaluations and wall time so one bad setting cannot freeze the app, a non-finite check that names
+the exploding node, and counters (NFE, accepted and rejected steps) for the solver-health panel.
 """
 
 from __future__ import annotations
