@@ -61,7 +61,7 @@ from .densities import POTENTIALS, TARGETS, log_partition, potential_name, sampl
 from .devices import KINDS, LEAKY_SLOPE
 from .generators import generate
 from .model import KirchhoffNet, SliceDynamics
-from .solvers import SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
+from .solvers import GuardedDynamics, SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
 
 Tensor = torch.Tensor
 TRACES = ("exact", "hutchinson")
@@ -172,7 +172,7 @@ def _act_grad(kind: str, u: Tensor, a: Tensor) -> Tensor:
     raise KeyError(kind)
 
 
-class AugmentedSlice(nn.Module):
+class AugmentedSlice(GuardedDynamics, nn.Module):
     """d/dt of the augmented state for one slice, stored feature-major: y is (N + 1, batch) with the
     voltages in rows 0..N-1 and a (the integrated trace) in row N; returns (dv/dt, tr J) alike.
 
@@ -257,14 +257,6 @@ class AugmentedSlice(nn.Module):
         if self.guard is not None:
             self.guard.tick(t)
         return out
-
-    def callback_accept_step(self, t0, y0, dt) -> None:
-        if self.guard is not None:
-            self.guard.stats.accepted += 1
-
-    def callback_reject_step(self, t0, y0, dt) -> None:
-        if self.guard is not None:
-            self.guard.stats.rejected += 1
 
 
 class _GuardAdjoint(torch.autograd.Function):

@@ -27,7 +27,7 @@ import torchdiffeq
 from . import integrators
 from .circuit import Circuit
 from .devices import KINDS, LEAKY_SLOPE, MAX_PARAMS
-from .solvers import SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
+from .solvers import GuardedDynamics, SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
 
 DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatter
 # Wider slices integrate node-major with gather / index_add: a dense product costs ~width
@@ -72,7 +72,7 @@ def _detached_rms(x: torch.Tensor) -> torch.Tensor:
     return x.detach().pow(2).mean().sqrt()
 
 
-class SliceDynamics(nn.Module):
+class SliceDynamics(GuardedDynamics, nn.Module):
     """dv/dt of one time slice; devices grouped by kind, parameters one tensor per kind."""
 
     def __init__(self, circuit: Circuit, index: int):
@@ -189,15 +189,6 @@ class SliceDynamics(nn.Module):
         out = torch.empty_like(cat)
         out[..., self.order] = cat
         return out
-
-    # torchdiffeq calls these on adaptive solvers; they feed the solver-health counters.
-    def callback_accept_step(self, t0, y0, dt) -> None:
-        if self.guard is not None:
-            self.guard.stats.accepted += 1
-
-    def callback_reject_step(self, t0, y0, dt) -> None:
-        if self.guard is not None:
-            self.guard.stats.rejected += 1
 
 
 class _GuardBackward(torch.autograd.Function):

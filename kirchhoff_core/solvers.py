@@ -102,6 +102,21 @@ class WorkGuard:
                               f"(reached t={float(t):.4g}, {self.count} evaluations).")
 
 
+class GuardedDynamics:
+    """Mixin for a right-hand side module: holds the WorkGuard of the solve in progress (None
+    between solves) and feeds torchdiffeq's adaptive-step callbacks into its health counters."""
+
+    guard: WorkGuard | None = None
+
+    def callback_accept_step(self, t0, y0, dt) -> None:
+        if self.guard is not None:
+            self.guard.stats.accepted += 1
+
+    def callback_reject_step(self, t0, y0, dt) -> None:
+        if self.guard is not None:
+            self.guard.stats.rejected += 1
+
+
 def check_finite(v: torch.Tensor, where: str, t: float) -> None:
     """Raise SolverError naming the first node whose voltage is NaN or infinite."""
     bad = ~torch.isfinite(v)
