@@ -193,28 +193,27 @@ def _set_circuit(attr: str, key: str) -> None:
     page["settings"], page["circuit"] = new, circuit
 
 
-def _set_run(attr: str, key: str) -> None:
-    """Batch size or seed: a new trainer (the seed also re-draws the circuit's initial parameters)."""
-    new = replace(page["settings"], **{attr: int(st.session_state[key])})
+def _accept(**changes) -> bool:
+    """Take the changed settings when they make a valid training configuration, else show why."""
+    new = replace(page["settings"], **changes)
     try:
         new.train_config()
     except ValueError as e:
         page["errors"].append(str(e))
-        return
+        return False
     page["settings"] = new
-    _invalidate(circuit=attr == "seed" and page["source"] is None)
+    return True
+
+
+def _set_run(attr: str, key: str) -> None:
+    """Batch size or seed: a new trainer (the seed also re-draws the circuit's initial parameters)."""
+    if _accept(**{attr: int(st.session_state[key])}):
+        _invalidate(circuit=attr == "seed" and page["source"] is None)
 
 
 def _set_lr(key: str) -> None:
-    new = replace(page["settings"], lr=float(st.session_state[key]))
-    try:
-        new.train_config()
-    except ValueError as e:
-        page["errors"].append(str(e))
-        return
-    page["settings"] = new
-    if page["trainer"] is not None:
-        page["trainer"].set_lr(new.lr)  # no restart: the run continues at the new rate
+    if _accept(lr=float(st.session_state[key])) and page["trainer"] is not None:
+        page["trainer"].set_lr(page["settings"].lr)  # no restart: the run continues at the new rate
 
 
 def _set_tol(key: str) -> None:
