@@ -11,6 +11,10 @@ reference's final *training* NLL, our steps beside theirs, and the wall time. Th
 
 Runs are seeded (circuit initialisation, batches, held-out set): the same seed and flags give the
 same circuit. ``--jobs`` trains targets in parallel processes with ``--threads`` each.
+
+Long runs go in legs: ``--init DIR`` resumes each target from DIR/<target><tag>.json (parameters,
+steps done, the training log) and DIR/<target><tag>.adam.safetensors (Adam's moments), so the step
+count, the learning-rate schedule (planned over ``--steps`` in all) and the optimiser carry on.
 """
 
 from __future__ import annotations
@@ -36,33 +40,41 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     from kirchhoff_core.generative import CircuitFlow, GenerativeTrainer, flow_preset, gaussian_baseline_nll
-    from kirchhoff_core.io import save_circuit
+    from kirchhoff_core.io import load_checkpoint, save_circuit
     from kirchhoff_core.solvers import SolverConfig
 
     preset = flow_preset(target)
     steps = args.steps or preset.steps
     solver = SolverConfig(method=args.method, rtol=args.rtol, atol=args.rtol, adjoint=args.adjoint,
                           timeout_s=600.0, max_nfe=50_000)
-    flow = CircuitFlow(preset.circuit(seed=args.seed, gain=args.gain), solver).to(args.device)
+    name = f"{target}{args.tag}"
+    circuit, log, done, before_s = preset.circuit(seed=args.seed, gain=args.gain), [], 0, 0.0
+    if args.init:
+        circuit, extra = load_checkpoint(pathlib.Path(args.init) / f"{name}.json")
+        past = extra["training"]
+        log, done, before_s = past["log"], past["result"]["steps"], past["result"]["wall_time_s"]
+    flow = CircuitFlow(circuit, solver).to(args.device)
     config = preset.config(lr=args.lr or preset.lr, batch_size=args.batch_size or preset.batch_size,
                            anneal_steps=steps if args.schedule == "cosine" else 0, seed=args.seed,
-                           eval_size=args.eval_size, eval_every=0, grad_clip=args.grad_clip)
+                           eval_size=args.eval_size, eval_every=0, grad_clip=args.grad_clip, start_step=done)
     trainer = GenerativeTrainer(flow, config)
+    if args.init:
+        load_adam(trainer.optimizer, pathlib.Path(args.init) / f"{name}.adam.safetensors")
     start = time.perf_counter()
-    log = []
 
     def report(rec) -> bool:
         over = args.time_limit is not None and time.perf_counter() - start > args.time_limit
         if rec.step % args.log_every == 0 or rec.step == steps or over:
             test = trainer.evaluate(limit=args.log_eval_size) if args.log_eval_size else float("nan")
             log.append({"step": rec.step, "train_loss": rec.train_loss, "test_nll": test, "lr": rec.lr,
-                        "nfe_forward": rec.nfe_forward, "elapsed": time.perf_counter() - start})
+                        "nfe_forward": rec.nfe_forward, "elapsed": before_s + time.perf_counter() - start})
             print(f"[{target}] step {rec.step}/{steps} loss {rec.train_loss:.4f} held-out {test:.4f} "
                   f"nfe {rec.nfe_forward} lr {rec.lr:.2e} {time.perf_counter() - start:.0f}s", flush=True)
         return over
 
-    steps = len(trainer.run(steps, callback=report))
-    train_time = time.perf_counter() - start
+    trainer.run(max(steps - done, 0), callback=report)
+    steps = trainer.steps_done
+    train_time = before_s + time.perf_counter() - start
     # Final held-out NLL at a tighter tolerance than training, on its own fresh samples.
     flow.solver = SolverConfig(method="dopri5", rtol=1e-5, atol=1e-5, timeout_s=600.0, max_nfe=50_000)
     nll = trainer.evaluate()
@@ -70,12 +82,36 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
     row = {"target": target, "nll": nll, "reference_nll": preset.reference_nll, "gaussian_nll": baseline,
            "steps": steps, "reference_steps": preset.reference_steps, "wall_time_s": train_time,
            "batch_size": config.batch_size, "lr": config.lr, "device": args.device, "gain": args.gain,
-           "rtol": args.rtol}
+           "rtol": args.rtol, "legs": (past.get("legs", 1) + 1) if args.init else 1}
     out = pathlib.Path(args.out)
-    save_circuit(flow.to_circuit(), out / f"{target}{args.tag}.json", extra={"training": {
+    save_circuit(flow.to_circuit(), out / f"{name}.json", extra={"training": {
         "task": "generate", "target": target, "seed": args.seed, "config": config.to_dict(),
-        "solver": solver.to_dict(), "result": row, "log": log}})
+        "solver": solver.to_dict(), "result": row, "legs": row["legs"], "log": log}})
+    save_adam(trainer.optimizer, out / f"{name}.adam.safetensors")
     return row
+
+
+def save_adam(opt, path: pathlib.Path) -> None:
+    """Adam's per-parameter moments and step counts, as safetensors (no pickle)."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for i, p in enumerate(opt.param_groups[0]["params"]):
+        for key, value in opt.state.get(p, {}).items():
+            tensors[f"{i}.{key}"] = value.detach().cpu().contiguous().reshape(value.shape)
+    save_file(tensors, str(path))
+
+
+def load_adam(opt, path: pathlib.Path) -> None:
+    """Restore what ``save_adam`` wrote into a fresh optimiser over the same parameters."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    for i, p in enumerate(opt.param_groups[0]["params"]):
+        state = {k.split(".", 1)[1]: v.to(p.device) for k, v in tensors.items() if k.split(".", 1)[0] == str(i)}
+        if state:
+            state["step"] = state["step"].cpu()  # Adam keeps its step counts on the CPU
+            opt.state[p] = state
 
 
 def rhs_bench(batch: int = 512, repeats: int = 200) -> None:
@@ -141,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="held-out NLL on this many of the held-out samples at every log line (0 = off)")
     p.add_argument("--time-limit", type=float, help="stop training after this many seconds (then evaluate)")
     p.add_argument("--tag", default="", help="suffix for the output file names")
+    p.add_argument("--init", help="resume each target from the files an earlier run wrote to this folder")
     p.add_argument("--jobs", type=int, default=1, help="targets trained in parallel processes")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--out", default="runs/generative", help="folder for the trained circuits")

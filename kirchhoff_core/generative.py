@@ -28,7 +28,8 @@ Gaussian probe e, e^T J e, also O(E)) is available as ``trace="hutchinson"``; si
 is already O(E) here, it is mainly there to compare against.
 
 Solver settings come from ``solvers.SolverConfig`` (same work caps and SolverError on blow-up);
-torchdiffeq integrates the augmented ODE, by direct back-propagation unless ``adjoint=True``.
+The augmented ODE runs on our lean dopri5 (``integrators``; a backward solve integrates s = -t),
+or torchdiffeq for the other methods and for ``adjoint=True``; direct back-propagation otherwise.
 
 Reference facts (``zhengqigao/kirchhoffnet``, ``src/``; see also ``FLOW_PRESETS``): 2-D generation
 used fully connected circuits on 3 nodes incl. ground with ShiftTanh2 devices and repeats [25, 25]
@@ -56,6 +57,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchdiffeq
 
+from . import integrators
 from .circuit import Circuit
 from .densities import POTENTIALS, TARGETS, log_partition, potential_name, sample_target, target_name
 from .devices import KINDS, LEAKY_SLOPE
@@ -397,6 +399,15 @@ class CircuitFlow(nn.Module):
                     out = torchdiffeq.odeint_adjoint(aug, y0, t, adjoint_params=tuple(aug.dyn.parameters()),
                                                      adjoint_options=back, **kwargs)
                     out = _GuardAdjoint.apply(out, self, aug, where)
+                elif cfg.method == "dopri5":
+                    # Our lean dopri5 (as KirchhoffNet's); it runs forwards only, so a backward solve
+                    # integrates s = -t: dy/ds = -f(-s, y).
+                    norm = options["norm"]
+                    sign = 1.0 if local[-1] >= local[0] else -1.0
+                    rhs = aug if sign > 0 else (lambda s, y: -aug(-s, y))
+                    with aug.frozen():
+                        out = integrators.dopri5(rhs, y0, [sign * x for x in local], cfg.rtol, cfg.atol,
+                                                 self.stats, where, norm=lambda e: float(norm(e)))
                 else:
                     with aug.frozen():
                         out = torchdiffeq.odeint(aug, y0, t, **kwargs)
@@ -592,7 +603,8 @@ class GenerativeConfig:
     ``anneal_steps`` > 0 decays the learning rate along a cosine to ``lr * final_lr_ratio`` over that
     many steps (then holds it); 0 keeps it constant. The held-out metric (NLL of ``eval_size`` fixed
     samples, or the KL estimate on ``eval_size`` fixed noise draws) is computed every
-    ``eval_every`` steps (0: only when ``evaluate()`` is called).
+    ``eval_every`` steps (0: only when ``evaluate()`` is called). ``start_step`` > 0 resumes a run:
+    step numbers and the schedule continue from it, and the batches come from a stream of their own.
     """
 
     task: str = "generate"
@@ -607,6 +619,7 @@ class GenerativeConfig:
     seed: int = 0
     eval_size: int = 2000
     eval_every: int = 50
+    start_step: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -616,7 +629,8 @@ class GenerativeConfig:
             raise ValueError(f"optimizer: choose one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 1):
             raise ValueError(f"lr: must be in (0, 1], got {self.lr!r}")
-        for name, low in (("batch_size", 1), ("anneal_steps", 0), ("eval_size", 1), ("eval_every", 0), ("seed", 0)):
+        for name, low in (("batch_size", 1), ("anneal_steps", 0), ("eval_size", 1), ("eval_every", 0), ("seed", 0),
+                          ("start_step", 0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name}: must be an integer >= {low}, got {v!r}")
@@ -685,14 +699,16 @@ class GenerativeTrainer:
 
     @property
     def steps_done(self) -> int:
-        return len(self.history)
+        """Steps taken, counting the ``start_step`` of a resumed run."""
+        return self.config.start_step + len(self.history)
 
     def reset(self) -> None:
         """Back to the initial parameters, a fresh optimiser, reseeded streams, empty history."""
         self.flow.load_state_dict(self._initial_state)
         self.history = []
-        self._rng = np.random.default_rng([self.config.seed, 0])
-        self._gen = torch.Generator().manual_seed(self.config.seed)
+        first = self.config.start_step
+        self._rng = np.random.default_rng([self.config.seed, 0] + ([first] if first else []))
+        self._gen = torch.Generator().manual_seed(self.config.seed + first * 1_000_003)
         self.flow._probe_gen.manual_seed(self.flow.seed)
         self._base_lr = self.config.lr
         cls = OPTIMIZERS[self.config.optimizer]

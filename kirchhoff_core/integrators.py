@@ -28,6 +28,7 @@ import torch
 from .solvers import SolverError, SolverStats, check_finite
 
 Rhs = Callable[[float, torch.Tensor], torch.Tensor]
+Norm = Callable[[torch.Tensor], float]
 
 # Dormand-Prince 5(4): nodes, stage matrix rows (stage i uses k_1..k_i), 5th-order weights.
 C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
@@ -63,16 +64,16 @@ def _rms(x: torch.Tensor) -> float:
 
 
 def _initial_step(f: Rhs, t0: float, y0: torch.Tensor, f0: torch.Tensor, rtol: float, atol: float,
-                  where: str) -> float:
+                  where: str, norm: Norm = _rms) -> float:
     """Hairer, Norsett & Wanner II.4 (torchdiffeq's rule): one extra evaluation, no gradient."""
     with torch.no_grad():
         scale = y0.abs().mul(rtol).add_(atol)
-        d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
+        d0, d1 = norm(y0 / scale), norm(f0 / scale)
         if not math.isfinite(d1):
             check_finite(f0, where, t0)
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
         f1 = f(t0 + h0, y0 + h0 * f0)
-        d2 = _rms((f1 - f0) / scale) / h0
+        d2 = norm((f1 - f0) / scale) / h0
         if not math.isfinite(d2):
             check_finite(f1, where, t0 + h0)
     if d1 <= 1e-15 and d2 <= 1e-15:
@@ -101,11 +102,12 @@ def _dense_weights(x: float) -> tuple[float, float, list[float]]:
 
 
 def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: float,
-           stats: SolverStats | None = None, where: str = "the solve") -> torch.Tensor:
+           stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms) -> torch.Tensor:
     """Solve dy/dt = f(t, y) from times[0]; the states at ``times`` (non-decreasing), stacked.
 
     ``f`` does its own work accounting (max_nfe, time-out); ``stats`` gets the accepted and
-    rejected steps. Raises SolverError, naming ``where`` and the node, when the state goes
+    rejected steps. ``norm`` maps an error already divided by its tolerance to a float (default:
+    the RMS over the whole state); a step is accepted when it is at most 1. Raises SolverError, naming ``where`` and the node, when the state goes
     non-finite, and when the step size underflows.
     """
     times = [float(t) for t in times]
@@ -121,7 +123,7 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         return torch.stack(outs)
     y = y0
     k1 = f(t, y)
-    h = _initial_step(f, t, y, k1, rtol, atol, where)
+    h = _initial_step(f, t, y, k1, rtol, atol, where, norm)
     while nxt < len(times):
         last = t + 1.01 * h >= t_end  # cut the last step onto t_end (and avoid a sliver after it)
         if last:
@@ -138,7 +140,7 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         with torch.no_grad():
             err = _combine(torch.zeros_like(y), [h * e for e in E], ks)
             tol = torch.maximum(y.abs(), y1.abs()).mul_(rtol).add_(atol)
-            ratio = _rms(err.div_(tol))
+            ratio = norm(err.div_(tol))
         if not math.isfinite(ratio):
             for k in [y1, *ks]:
                 check_finite(k.detach(), where, t + h)

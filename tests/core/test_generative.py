@@ -189,6 +189,16 @@ def test_cosine_schedule_and_set_lr():
     assert t.current_lr() == pytest.approx(0.002)
 
 
+def test_a_resumed_run_continues_the_step_count_and_schedule():
+    t = _small_trainer(anneal_steps=4, final_lr_ratio=0.1, lr=0.01, start_step=2)
+    assert t.steps_done == 2
+    recs = t.run(3)
+    assert [r.step for r in recs] == [3, 4, 5] and t.steps_done == 5
+    assert recs[0].lr == pytest.approx(0.0055) and recs[2].lr == pytest.approx(0.001)
+    fresh = _small_trainer()
+    assert fresh.run(1)[0].train_loss != _small_trainer(start_step=2).run(1)[0].train_loss  # own batches
+
+
 def test_density_matching_lowers_the_kl_estimate():
     c = generate("fully_connected", num_nodes=2, repeats=[5, 5], kind="ShiftTanh1", num_slices=2, duration=0.5,
                  n_inputs=2, n_outputs=2, seed=0)
