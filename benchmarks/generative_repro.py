@@ -114,6 +114,29 @@ def load_adam(opt, path: pathlib.Path) -> None:
             opt.state[p] = state
 
 
+def recheck(target: str, args: argparse.Namespace) -> dict:
+    """NLL of the trained circuit ``--recheck``/<target><tag>.json on ``--eval-size`` fresh samples
+    from a stream no run trains or selects on (seed ``--recheck-seed``), with its standard error."""
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from kirchhoff_core.densities import sample_target
+    from kirchhoff_core.generative import CircuitFlow
+    from kirchhoff_core.io import load_checkpoint
+    from kirchhoff_core.solvers import SolverConfig
+
+    circuit, extra = load_checkpoint(pathlib.Path(args.recheck) / f"{target}{args.tag}.json")
+    flow = CircuitFlow(circuit, SolverConfig(rtol=1e-5, atol=1e-5, timeout_s=600.0, max_nfe=50_000))
+    x = sample_target(target, args.eval_size, np.random.default_rng([args.recheck_seed, 2]))
+    with torch.no_grad():
+        nll = -torch.cat([flow.log_prob(part) for part in np.array_split(x, max(1, len(x) // 10_000))]).double()
+    result = extra.get("training", {}).get("result", {})
+    return {"target": target, "nll": float(nll.mean()), "se": float(nll.std() / math.sqrt(len(nll))),
+            "n": len(nll), "steps": result.get("steps"), "reference_nll": result.get("reference_nll"),
+            "training_nll": result.get("nll")}
+
+
 def rhs_bench(batch: int = 512, repeats: int = 200) -> None:
     """One right-hand-side evaluation of the 8gaussians circuit's first slice (300 devices): the
     currents alone (KirchhoffNet), currents + the exact trace (the flow's augmented dynamics), and
@@ -181,12 +204,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="targets trained in parallel processes")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--out", default="runs/generative", help="folder for the trained circuits")
+    p.add_argument("--recheck", metavar="DIR", help="only re-measure the circuits a run wrote to DIR on "
+                   "--eval-size samples of an independent stream (--recheck-seed) and exit")
+    p.add_argument("--recheck-seed", type=int, default=2026)
     p.add_argument("--rhs-bench", action="store_true", help="only time one right-hand-side evaluation and exit")
     args = p.parse_args(argv)
     if args.rhs_bench:
         rhs_bench(args.batch_size or 512)
         return 0
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.recheck:
+        print("| target | NLL on fresh samples (± s.e.) | n | at the end of training | reference | steps |")
+        print("|---|---|---|---|---|---|")
+        for t in targets:
+            r = recheck(t, args)
+            print(f"| {t} | {r['nll']:.3f} ± {r['se']:.3f} | {r['n']:,} | {r['training_nll']:.3f} | "
+                  f"{r['reference_nll']} | {r['steps']:,} |", flush=True)
+        return 0
     from kirchhoff_core.generative import flow_preset
     for t in targets:
         flow_preset(t)  # fail early on a bad name

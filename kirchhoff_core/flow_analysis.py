@@ -5,8 +5,8 @@ functions of a ``CircuitFlow``. Every function bounds its work (grid resolution,
 counts) and evaluates in chunks, so a careless argument cannot freeze a server process.
 
 - ``plot_box``: a square window that holds a target's mass (data sets differ in scale).
-- ``target_density_grid``: the target's density on the grid: exact exp(-U)/Z for a potential, a
-  normalised 2-D histogram of many fresh samples for a data set (which has no closed form).
+- ``target_density_grid``: the target's exact density on the grid: exp(-U)/Z for a potential, the
+  sampler's own density (``target_density.target_log_density``) for a data set.
 - ``log_density_grid``: the model's exact log p_t on the grid (the flow's log-likelihood, from the
   circuit's O(E) Jacobian trace).
 - ``density_frames`` / ``flow_frames``: log p_t on the grid and the positions of moving samples at
@@ -24,11 +24,11 @@ import torch
 
 from .densities import POTENTIAL_BOX, density_grid, grid_points, potential_name, sample_target, target_name
 from .generative import TASKS, CircuitFlow
+from .target_density import target_log_density
 
 MAX_RESOLUTION = 200
 MAX_FRAMES = 60
 MAX_POINTS = 20_000
-HIST_SAMPLES = 200_000
 
 
 def _check_int(name: str, value, low: int, high: int) -> int:
@@ -63,26 +63,21 @@ def plot_box(task: str, target: str, seed: int = 0) -> float:
     return max(1.5, math.ceil(reach * 2) / 2)
 
 
-def target_density_grid(task: str, target: str, resolution: int = 40, box: float | None = None,
-                        n_samples: int = HIST_SAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def target_density_grid(task: str, target: str, resolution: int = 40, box: float | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The target's density on the grid of ``grid_points(resolution, box)``: (xs, ys, p (R, R)).
 
-    Potentials: exp(-U) over its normaliser on the potential box. Data sets: a 2-D histogram of
-    ``n_samples`` fresh samples, one bin per grid point (bins centred on the grid), divided by
-    n times the bin area, so it integrates to the fraction of samples inside the window.
+    Potentials: exp(-U) over its normaliser on the potential box. Data sets: the sampler's exact
+    density (``target_log_density``), so the picture has no sampling noise or binning; it
+    integrates to the mass inside the window (~1 for the default ``plot_box``).
     """
     name = _canonical(task, target)
     resolution = _check_int("resolution", resolution, 2, MAX_RESOLUTION)
     box = plot_box(task, name) if box is None else _check_box(box)
     if task == "density":
         return density_grid(name, resolution, box)
-    n_samples = _check_int("n_samples", n_samples, 1, 5_000_000)
-    xs, ys, _ = grid_points(resolution, box)
-    step = xs[1] - xs[0]
-    edges = np.concatenate([xs - step / 2, [xs[-1] + step / 2]])
-    x = sample_target(name, n_samples, seed)
-    counts, _, _ = np.histogram2d(x[:, 1], x[:, 0], bins=[edges, edges])  # rows: y, columns: x
-    return xs, ys, counts / (n_samples * step * step)
+    xs, ys, pts = grid_points(resolution, box)
+    return xs, ys, np.exp(target_log_density(name, pts)).reshape(len(ys), len(xs))
 
 
 def _chunked_log_prob(flow: CircuitFlow, pts: np.ndarray, t: float | None, chunk: int) -> np.ndarray:

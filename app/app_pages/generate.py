@@ -29,6 +29,7 @@ from kirchhoff_core.devices import KINDS, display_name
 from kirchhoff_core.generative import (CircuitFlow, GenerativeConfig, GenerativeTrainer, flow_preset,
                                        gaussian_baseline_nll)
 from kirchhoff_core.solvers import SolverConfig, SolverError
+from kirchhoff_core.target_density import target_entropy
 from views import generate_views as gv
 
 PAGE_KEY = "generate_page"
@@ -491,9 +492,11 @@ def _draw_live() -> None:
     if s.task == "generate" and preset.reference_nll is not None:
         m[3].metric("Paper's final NLL", f"{preset.reference_nll:.3f}",
                     help=f"Training NLL of the released run ({preset.reference_steps:,} steps, "
-                         f"{preset.source})")
+                         f"{preset.source}). The lowest NLL any model can reach on fresh samples is this "
+                         f"target's entropy, {target_entropy(s.name):.3f} nats (the red line below).")
     elif s.task == "generate":
-        m[3].metric("Paper's final NLL", "—", help="The reference released no number for this target")
+        m[3].metric("Paper's final NLL", "—", help="The reference released no number for this target. The lowest "
+                    f"NLL any model can reach on fresh samples is its entropy, {target_entropy(s.name):.3f} nats.")
     else:
         m[3].metric("log Z", f"{trainer.log_z:.3f}",
                     help=f"log of the normaliser of exp(−{s.name}) on the [−4, 4]² box; the KL estimate includes "
@@ -518,7 +521,8 @@ def _draw_live() -> None:
         ev = np.array(evals, dtype=float).reshape(-1, 2)
         baseline = gaussian_baseline_nll(trainer.x_test) if s.task == "generate" else None
         ref = preset.reference_nll if s.task == "generate" else None
-        st.plotly_chart(gv.curves_figure(steps, train, ev[:, 0], ev[:, 1], trainer.metric, ref, baseline),
+        floor = target_entropy(s.name) if s.task == "generate" else None
+        st.plotly_chart(gv.curves_figure(steps, train, ev[:, 0], ev[:, 1], trainer.metric, ref, baseline, floor),
                         key="gen_curves", width="stretch")
     else:
         st.caption(f"Press Play or Step to train; the batch and held-out {metric_name} appear here.")

@@ -209,9 +209,10 @@ def flow_animation_figure(xs: np.ndarray, ys: np.ndarray, times: Sequence[float]
 
 def curves_figure(steps: np.ndarray, train: np.ndarray, eval_steps: np.ndarray, held_out: np.ndarray,
                   metric: str, reference: float | None = None, baseline: float | None = None,
-                  height: int = 300) -> go.Figure:
+                  floor: float | None = None, height: int = 300) -> go.Figure:
     """Batch loss and held-out metric (NLL in nats, or the KL estimate) against optimiser step, with
-    the paper's final training NLL and the Gaussian-fit NLL as dashed lines when given."""
+    the paper's final training NLL, the Gaussian-fit NLL and the target's entropy (the lowest NLL
+    any model can reach on fresh data) as lines when given."""
     label = "NLL (nats)" if metric == "nll" else "KL estimate (nats)"
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=steps, y=train, mode="lines", name="batch", line=dict(color="#9ecae1", width=1.5)))
@@ -223,11 +224,13 @@ def curves_figure(steps: np.ndarray, train: np.ndarray, eval_steps: np.ndarray, 
     if baseline is not None:
         fig.add_hline(y=baseline, line=dict(color="#7f7f7f", dash="dot", width=1),
                       annotation_text=f"Gaussian fit {baseline:.3f}", annotation_position="bottom right")
+    if floor is not None:
+        fig.add_hline(y=floor, line=dict(color="#d62728", dash="dot", width=1),
+                      annotation_text=f"best possible (entropy) {floor:.3f}", annotation_position="bottom left")
     finite = np.concatenate([np.asarray(train, dtype=float), np.asarray(held_out, dtype=float)])
     finite = finite[np.isfinite(finite)]
     if finite.size:  # the first steps can be far above the rest; keep the interesting part in view
-        lo = min(float(finite.min()), reference if reference is not None else np.inf,
-                 baseline if baseline is not None else np.inf)
+        lo = min([float(finite.min())] + [v for v in (reference, baseline, floor) if v is not None])
         hi = float(np.quantile(finite, 0.95))
         pad = 0.08 * max(hi - lo, 0.1)
         fig.update_yaxes(range=[lo - pad, hi + pad])

@@ -16,6 +16,7 @@ from kirchhoff_core import flow_analysis as fa
 from kirchhoff_core.densities import POTENTIALS, TARGETS, grid_points, sample_target
 from kirchhoff_core.generative import CircuitFlow, flow_preset, standard_normal_log_prob
 from kirchhoff_core.solvers import SolverConfig
+from kirchhoff_core.target_density import target_log_density
 
 
 def small_flow(num_slices: int = 2, seed: int = 3) -> CircuitFlow:
@@ -42,19 +43,28 @@ def test_potentials_use_their_normalising_box():
     assert {fa.plot_box("density", u) for u in POTENTIALS} == {4.0}
 
 
-@pytest.mark.parametrize("name", ["moons", "8gaussians", "checkerboard"])
-def test_target_histogram_is_a_density(name):
+@pytest.mark.parametrize("name", ["moons", "8gaussians", "pinwheel"])
+def test_target_density_grid_is_the_exact_density(name):
     box = fa.plot_box("generate", name)
-    xs, ys, p = fa.target_density_grid("generate", name, 40, box, n_samples=50_000)
+    xs, ys, p = fa.target_density_grid("generate", name, 40, box)
     assert p.shape == (40, 40) and (p >= 0).all()
     step = xs[1] - xs[0]
-    assert p.sum() * step * step == pytest.approx(1.0, abs=0.01)  # almost all samples fall in the window
-    # rows are y: the histogram's centre of mass matches the samples'
+    assert p.sum() * step * step == pytest.approx(1.0, abs=0.01)  # the window holds almost all the mass
+    # rows are y: the grid's centre of mass matches the samples'
     x = sample_target(name, 50_000, 0)
     gx, gy = np.meshgrid(xs, ys)
     w = p / p.sum()
     assert (w * gx).sum() == pytest.approx(x[:, 0].mean(), abs=0.05)
     assert (w * gy).sum() == pytest.approx(x[:, 1].mean(), abs=0.05)
+    i, j = 25, 12  # row i is y = ys[i], column j is x = xs[j]
+    assert p[i, j] == pytest.approx(float(np.exp(target_log_density(name, np.array([[xs[j], ys[i]]])))[0]), rel=1e-12)
+
+
+def test_checkerboard_grid_shows_its_cells():
+    xs, ys, p = fa.target_density_grid("generate", "checkerboard", 40, 4.0)
+    gx, gy = np.meshgrid(xs, ys)
+    white = (np.floor(gx / 2) + np.floor(gy / 2)) % 2 == 0
+    np.testing.assert_allclose(p, np.where(white, 1 / 32, 0.0))
 
 
 def test_potential_density_grid_is_normalised():
