@@ -82,11 +82,11 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
     row = {"target": target, "nll": nll, "reference_nll": preset.reference_nll, "gaussian_nll": baseline,
            "steps": steps, "reference_steps": preset.reference_steps, "wall_time_s": train_time,
            "batch_size": config.batch_size, "lr": config.lr, "device": args.device, "gain": args.gain,
-           "rtol": args.rtol, "legs": (past.get("legs", 1) + 1) if args.init else 1}
+           "rtol": args.rtol, "legs": past["result"].get("legs", 1) + 1 if args.init else 1}
     out = pathlib.Path(args.out)
     save_circuit(flow.to_circuit(), out / f"{name}.json", extra={"training": {
         "task": "generate", "target": target, "seed": args.seed, "config": config.to_dict(),
-        "solver": solver.to_dict(), "result": row, "legs": row["legs"], "log": log}})
+        "solver": solver.to_dict(), "result": row, "log": log}})
     save_adam(trainer.optimizer, out / f"{name}.adam.safetensors")
     return row
 

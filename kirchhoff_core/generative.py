@@ -27,7 +27,7 @@ one extra vector product on top of the currents. ``hutchinson_trace`` (a seeded 
 Gaussian probe e, e^T J e, also O(E)) is available as ``trace="hutchinson"``; since the exact trace
 is already O(E) here, it is mainly there to compare against.
 
-Solver settings come from ``solvers.SolverConfig`` (same work caps and SolverError on blow-up);
+Solver settings come from ``solvers.SolverConfig`` (same work caps and SolverError on blow-up).
 The augmented ODE runs on our lean dopri5 (``integrators``; a backward solve integrates s = -t),
 or torchdiffeq for the other methods and for ``adjoint=True``; direct back-propagation otherwise.
 
