@@ -206,8 +206,8 @@ def test_load_pretrained_asset(monkeypatch, tmp_path):
     assert any("Loaded the pretrained circuit for moons (2 steps, held-out NLL 3.210)" in i.value for i in at.info)
     p = page(at)
     s = p["settings"]
-    assert (s.repeats, s.num_slices, s.duration, s.lr) == ((5, 5), 3, 0.4, 5e-4)  # lr: fine-tuning
-    assert p["trainer"].config.lr == 5e-4
+    assert (s.repeats, s.num_slices, s.duration, s.lr) == ((5, 5), 3, 0.4, 1e-4)  # lr: fine-tuning
+    assert p["trainer"].config.lr == 1e-4
     assert at.selectbox(key="gen_repeats").value == "[5, 5]" and at.number_input(key="gen_slices").value == 3
     loaded = np.concatenate([sl.params.ravel() for sl in p["trainer"].flow.to_circuit().slices])
     np.testing.assert_allclose(loaded, np.concatenate([sl.params.ravel() for sl in trained.slices]), atol=1e-6)
