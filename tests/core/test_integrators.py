@@ -12,7 +12,7 @@ from kirchhoff_core import model as model_mod
 from kirchhoff_core.circuit import Circuit, make_slice
 from kirchhoff_core.model import KirchhoffNet, _detached_rms
 from kirchhoff_core.solvers import SolverConfig, SolverError, SolverStats, WorkGuard
-from test_model import ALL_KINDS, NUMPY_LAWS, SMOOTH_KINDS, numpy_rhs, random_circuit
+from test_model import ALL_KINDS, NUMPY_LAWS, SMOOTH_KINDS, numpy_rhs, random_circuit, scipy_trajectory
 
 KIND_SETS = {"tanh": ["ShiftTanh2", "ShiftTanh1"], "relu": ["ShiftRelu1", "ShiftLeakyRelu2"],
              "passive": ["Conductance", "TanhResistor"], "all": ALL_KINDS}
@@ -57,22 +57,8 @@ def vector_rhs(circuit: Circuit, i: int):
 
 
 def scipy_reference(circuit: Circuit, x: np.ndarray, times: np.ndarray, tol: float = 1e-10) -> np.ndarray:
-    """solve_ivp (DOP853) slice by slice, resizing like the paper (as test_model.scipy_trajectory)."""
-    v = np.zeros(circuit.width(0))
-    v[np.array(circuit.inputs) - 1] = x
-    bounds = np.concatenate([[0.0], np.cumsum(circuit.durations)])
-    out = np.full((len(times), circuit.max_width), np.nan)
-    for i in range(len(circuit.slices)):
-        w = circuit.width(i)
-        v = np.tile(v, -(-w // len(v)))[:w] if circuit.resize == "tile" else np.pad(v[:w], (0, max(0, w - len(v))))
-        inside = (times >= bounds[i]) & (times <= bounds[i + 1]) if i == 0 else \
-            (times > bounds[i]) & (times <= bounds[i + 1])
-        sol = solve_ivp(vector_rhs(circuit, i), (0, bounds[i + 1] - bounds[i]), v, method="DOP853", rtol=tol,
-                        atol=tol, dense_output=True)
-        if inside.any():
-            out[inside, :w] = sol.sol(times[inside] - bounds[i]).T
-        v = sol.y[:, -1]
-    return out
+    """test_model's solve_ivp reference on the vectorised right-hand side."""
+    return scipy_trajectory(circuit, x, times, rhs=vector_rhs, tol=tol)
 
 
 def torchdiffeq_final(model: KirchhoffNet, x: torch.Tensor) -> torch.Tensor:

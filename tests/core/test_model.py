@@ -65,8 +65,9 @@ def numpy_rhs(circuit, i):
     return f
 
 
-def scipy_trajectory(circuit, x, times):
-    """Integrate slice by slice with solve_ivp, resizing the state like the paper."""
+def scipy_trajectory(circuit, x, times, rhs=numpy_rhs, tol=1e-12):
+    """Integrate slice by slice with solve_ivp (DOP853), resizing the state like the paper.
+    ``rhs(circuit, i)`` builds slice i's right-hand side (test_integrators passes a vectorised one)."""
     v = np.zeros(circuit.width(0))
     v[np.array(circuit.inputs) - 1] = x
     bounds = np.concatenate([[0.0], np.cumsum(circuit.durations)])
@@ -80,7 +81,7 @@ def scipy_trajectory(circuit, x, times):
         else:
             v = np.concatenate([v, np.zeros(w - len(v))])
         t0, t1 = bounds[i], bounds[i + 1]
-        sol = solve_ivp(numpy_rhs(circuit, i), (0, t1 - t0), v, method="DOP853", rtol=1e-12, atol=1e-12,
+        sol = solve_ivp(rhs(circuit, i), (0, t1 - t0), v, method="DOP853", rtol=tol, atol=tol,
                         dense_output=True)
         for j, t in enumerate(times):
             if (t0 <= t <= t1) if i == 0 else (t0 < t <= t1):
