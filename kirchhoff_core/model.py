@@ -14,6 +14,7 @@ use torchdiffeq.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
@@ -218,10 +219,18 @@ class KirchhoffNet(nn.Module):
         self.slices = nn.ModuleList(SliceDynamics(self.circuit, i) for i in range(len(circuit.slices)))
         self.inputs = list(circuit.inputs)
         self.outputs = list(circuit.outputs)
+        self._dtype = dtype
         self.to(dtype)
-        self.dtype = dtype
 
     # --- plumbing --------------------------------------------------------------------------------
+    @property
+    def dtype(self) -> torch.dtype:
+        """The floating type of the parameters, so inputs follow ``.double()`` / ``.to(dtype)``."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            if t.is_floating_point():
+                return t.dtype
+        return self._dtype
+
     @property
     def boundaries(self) -> list[float]:
         """Slice boundary times [0, t1, ..., T]."""

@@ -107,6 +107,15 @@ def test_sampling_then_encoding_returns_the_input():
     torch.testing.assert_close(flow.log_prob(x), standard_normal_log_prob(z) - logdet, rtol=0, atol=1e-4)
 
 
+def test_a_flow_cast_with_double_takes_float64_inputs():
+    """``.double()`` after construction (the torch idiom) gives the same log-density as dtype=F64."""
+    circuit = flow_preset("8gaussians").circuit(seed=0)
+    cast = CircuitFlow(circuit, TIGHT).double()
+    assert cast.dtype == F64
+    x = np.array([[0.5, -1.0], [2.0, 0.1]])
+    torch.testing.assert_close(cast.log_prob(x), CircuitFlow(circuit, TIGHT, dtype=F64).log_prob(x))
+
+
 def test_logdet_matches_the_jacobian_determinant_of_the_map():
     """The integrated trace equals log|det dx/dz| of the whole multi-slice map (autograd Jacobian)."""
     flow = CircuitFlow(_circuit("ShiftTanh1", nodes=2, num_slices=2, duration=0.5), TIGHT, dtype=F64)
