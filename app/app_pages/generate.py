@@ -266,8 +266,10 @@ def _load_pretrained() -> None:
     page["had_steps"] = 0
     page["auto_animate"] = True
     result = training.get("result") if isinstance(training.get("result"), dict) else {}
+    config = training.get("config") if isinstance(training.get("config"), dict) else {}
+    on = f" on {config['eval_size']:,} samples" if isinstance(config.get("eval_size"), int) else ""
     what = [f"{result['steps']:,} steps" if isinstance(result.get("steps"), int) else None,
-            f"held-out NLL {result['nll']:.3f}" if isinstance(result.get("nll"), (int, float)) else None]
+            f"held-out NLL {result['nll']:.3f}{on}" if isinstance(result.get("nll"), (int, float)) else None]
     detail = ", ".join(w for w in what if w)
     page["notes"].append(f"Loaded the pretrained circuit for {s.name}" + (f" ({detail})" if detail else "") +
                          f". Reset returns to it; Play fine-tunes it (learning rate {page['settings'].lr:g}: a fresh "

@@ -198,12 +198,13 @@ def test_load_pretrained_asset(monkeypatch, tmp_path):
     GenerativeTrainer(flow, GenerativeConfig(target="moons", batch_size=64, eval_size=10, eval_every=0)).run(2)
     trained = flow.to_circuit()
     kio.save_circuit(trained, tmp_path / "moons.json",
-                     extra={"training": {"target": "moons", "result": {"steps": 2, "nll": 3.21}}})
+                     extra={"training": {"target": "moons", "result": {"steps": 2, "nll": 3.21},
+                                         "config": {"eval_size": 2000}}})
     at = open_generate(monkeypatch, tmp_path)
     at.button(key="gen_step").click().run()
     at.button(key="gen_pretrained").click().run()
     assert not at.exception and not at.error, errors(at)
-    assert any("Loaded the pretrained circuit for moons (2 steps, held-out NLL 3.210)" in i.value for i in at.info)
+    assert any("Loaded the pretrained circuit for moons (2 steps, held-out NLL 3.210 on 2,000 samples)" in i.value for i in at.info)
     p = page(at)
     s = p["settings"]
     assert (s.repeats, s.num_slices, s.duration, s.lr) == ((5, 5), 3, 0.4, 1e-4)  # lr: fine-tuning
