@@ -207,6 +207,17 @@ class _GuardBackward(torch.autograd.Function):
         return grad, None, None
 
 
+def resize_state(v: torch.Tensor, width: int, mode: str) -> torch.Tensor:
+    """Carry node voltages into a slice of another width: truncate, zero-pad ("pad") or tile ("tile").
+    The one rule for the model, the chip and the SPICE chain, so their slices hand over alike."""
+    n = v.shape[-1]
+    if width <= n:
+        return v[..., :width]
+    if mode == "tile":
+        return v.repeat(*([1] * (v.ndim - 1)), -(-width // n))[..., :width]
+    return F.pad(v, (0, width - n))
+
+
 class KirchhoffNet(nn.Module):
     """A circuit whose forward pass is its transient: input -> v(0), read-out = v(T) at outputs."""
 
@@ -255,13 +266,8 @@ class KirchhoffNet(nn.Module):
         return v
 
     def resize(self, v: torch.Tensor, width: int) -> torch.Tensor:
-        """Carry the state into a slice of another width: truncate, zero-pad or tile."""
-        n = v.shape[-1]
-        if width <= n:
-            return v[..., :width]
-        if self.circuit.resize == "tile":
-            return v.repeat(*([1] * (v.ndim - 1)), -(-width // n))[..., :width]
-        return F.pad(v, (0, width - n))
+        """Carry the state into a slice of another width (the circuit's ``resize`` rule)."""
+        return resize_state(v, width, self.circuit.resize)
 
     @contextmanager
     def _guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:

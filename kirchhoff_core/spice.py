@@ -26,7 +26,7 @@ import torch
 
 from .circuit import Circuit
 from .devices import KINDS, LEAKY_SLOPE
-from .model import KirchhoffNet
+from .model import KirchhoffNet, resize_state
 from .solvers import SolverConfig
 
 
@@ -212,7 +212,7 @@ def simulate(circuit: Circuit, x: np.ndarray, options: SpiceOptions = SpiceOptio
     all_v.append(first)
     t0 = 0.0
     for i in range(len(circuit.slices)):
-        v = _resize(v, circuit.width(i), circuit.resize)
+        v = resize_state(torch.as_tensor(v), circuit.width(i), circuit.resize).numpy().copy()
         net = slice_netlist(circuit, i, v, options)
         netlists.append(net)
         names, data = run_ngspice(net, options)
@@ -225,14 +225,6 @@ def simulate(circuit: Circuit, x: np.ndarray, options: SpiceOptions = SpiceOptio
         v = data[-1, 1:]
         t0 += circuit.slices[i].duration
     return SpiceResult(np.concatenate(all_t), np.concatenate(all_v), netlists)
-
-
-def _resize(v: np.ndarray, width: int, mode: str) -> np.ndarray:
-    if width <= len(v):
-        return v[:width].copy()
-    if mode == "tile":
-        return np.tile(v, -(-width // len(v)))[:width]
-    return np.concatenate([v, np.zeros(width - len(v))])
 
 
 def write_netlists(circuit: Circuit, x: np.ndarray, path: str | Path, options: SpiceOptions = SpiceOptions()
