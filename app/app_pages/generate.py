@@ -238,6 +238,12 @@ def _repeats_of(c: Circuit) -> tuple[int, int] | None:
     return next((r for r in REPEATS.values() if sum(r) == per), None)
 
 
+def _section(d: dict, key: str) -> dict:
+    """d[key] when it is a dict, else {}: a hand-edited file's extras may hold anything."""
+    v = d.get(key)
+    return v if isinstance(v, dict) else {}
+
+
 def _load_pretrained() -> None:
     s: Settings = page["settings"]
     path = asset_dir() / f"{s.name}.json"
@@ -252,7 +258,7 @@ def _load_pretrained() -> None:
     except ValueError as e:
         page["errors"].append(f"The pretrained circuit for {s.name} could not be used ({path.name}: {e}).")
         return
-    training = extra.get("training") if isinstance(extra.get("training"), dict) else {}
+    training = _section(extra, "training")
     made_for = training.get("target")
     if made_for is not None and str(made_for) != s.name:
         page["errors"].append(f"{path.name} was trained for {made_for!r}, not {s.name!r}; not loaded.")
@@ -265,8 +271,7 @@ def _load_pretrained() -> None:
     page["circuit"], page["source"] = circuit, path.name
     page["had_steps"] = 0
     page["auto_animate"] = True
-    result = training.get("result") if isinstance(training.get("result"), dict) else {}
-    config = training.get("config") if isinstance(training.get("config"), dict) else {}
+    result, config = _section(training, "result"), _section(training, "config")
     on = f" on {config['eval_size']:,} samples" if isinstance(config.get("eval_size"), int) else ""
     what = [f"{result['steps']:,} steps" if isinstance(result.get("steps"), int) else None,
             f"held-out NLL {result['nll']:.3f}{on}" if isinstance(result.get("nll"), (int, float)) else None]
