@@ -20,6 +20,8 @@ from . import __version__
 from .chip import ChipConfig, monte_carlo, robustness_curve, sweep_config
 from .chip import energy as chip_energy
 from .circuit import CircuitError
+from .cli_common import UsageError, add_solver_flags, parse_floats, parse_param, solver_from_args
+from .cli_trajectories import add_commands as add_trajectory_commands
 from .datasets import DATASETS, make_dataset
 from .densities import POTENTIALS, TARGETS
 from .devices import KINDS
@@ -27,7 +29,7 @@ from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
 from .io import load_circuit, save_circuit
 from .model import KirchhoffNet
 from .presets import preset_for
-from .solvers import METHODS, SolverConfig, SolverError
+from .solvers import SolverError
 from .spice import PhysicalScale, SpiceError, SpiceOptions, write_netlists
 from .spice import compare as spice_compare
 from .train import TrainConfig, Trainer
@@ -35,41 +37,7 @@ from .train import TrainConfig, Trainer
 TASKS = ("supervised", "generate", "density")
 
 
-class UsageError(ValueError):
-    """A bad command-line value."""
-
-
 # --- value parsing -------------------------------------------------------------------------------
-
-def parse_floats(text: str, what: str) -> list[float]:
-    """'0.5,-1' -> [0.5, -1.0] with an error naming the option."""
-    try:
-        values = [float(t) for t in text.replace(";", ",").split(",") if t.strip()]
-    except ValueError:
-        raise UsageError(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise UsageError(f"{what}: give at least one number")
-    return values
-
-
-def parse_param(spec: ParamSpec, text: str) -> Any:
-    """A generator argument from text, by its ParamSpec type."""
-    try:
-        if spec.type is bool:
-            low = text.strip().lower()
-            if low not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return low in ("true", "1", "yes")
-        if spec.type is int:
-            return int(text)
-        if spec.type is float:
-            return float(text)
-        if spec.type in ("int_pair", "int_list"):
-            return [int(t) for t in text.replace(";", ",").split(",") if t.strip()]
-        return text
-    except ValueError:
-        raise UsageError(f"{spec.name}: cannot read {text!r} as {spec.type if isinstance(spec.type, str) else spec.type.__name__}") from None
-
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
@@ -105,7 +73,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> None:
     circuit = load_circuit(args.circuit)
-    model = KirchhoffNet(circuit, _solver(args, default_rtol=1e-7), dtype=torch.float64)
+    model = KirchhoffNet(circuit, solver_from_args(args, default_rtol=1e-7), dtype=torch.float64)
     x = torch.tensor([parse_floats(args.inputs, "--inputs")], dtype=torch.float64)
     times = parse_floats(args.times, "--times") if args.times else [0.0, model.t_end]
     with torch.no_grad():
@@ -223,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     train_cfg = TrainConfig(lr=args.lr or preset.train.lr, optimizer=args.optimizer,
                             batch_size=preset.train.batch_size if args.batch_size is None else args.batch_size,
                             weight_decay=args.weight_decay, seed=args.seed)
-    solver = _solver(args, default_rtol=preset.solver.rtol)
+    solver = solver_from_args(args, default_rtol=preset.solver.rtol)
     model = KirchhoffNet(circuit, solver)
     trainer = Trainer(model, data, train_cfg)
     epochs = args.epochs or preset.epochs
@@ -292,7 +260,7 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
     config = preset.config(lr=args.lr or preset.lr, optimizer=args.optimizer, batch_size=args.batch_size or
                            preset.batch_size, weight_decay=args.weight_decay, anneal_steps=steps, seed=args.seed,
                            eval_size=args.eval_size, eval_every=log_every)
-    solver = _solver(args, default_rtol=preset.reference_tol)
+    solver = solver_from_args(args, default_rtol=preset.reference_tol)
     flow = CircuitFlow(circuit, solver, trace=args.trace, seed=args.seed)
     trainer = GenerativeTrainer(flow, config)
     out = pathlib.Path(args.out)
@@ -326,22 +294,7 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 
-def _solver(args: argparse.Namespace, default_rtol: float) -> SolverConfig:
-    rtol = args.rtol or default_rtol
-    return SolverConfig(method=args.method, rtol=rtol, atol=args.atol or rtol, step_size=args.step_size,
-                        adjoint=getattr(args, "adjoint", False), max_nfe=args.max_nfe)
-
-
 # --- parser --------------------------------------------------------------------------------------
-
-def _add_solver_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("solver")
-    g.add_argument("--method", default="dopri5", choices=METHODS, help="ODE solver (default dopri5)")
-    g.add_argument("--rtol", type=float, help="relative tolerance of adaptive solvers")
-    g.add_argument("--atol", type=float, help="absolute tolerance (default: rtol)")
-    g.add_argument("--step-size", type=float, help="step of fixed-step solvers (default: slice / 20)")
-    g.add_argument("--max-nfe", type=int, default=20_000, help="cap on evaluations per solve (default 20000)")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kirchhoff", description="KirchhoffNet circuits from the command line.")
@@ -393,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adjoint", action="store_true", help="adjoint gradients (less memory, more solver work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", "-o", default="runs/latest", help="output folder (default runs/latest)")
-    _add_solver_flags(p)
+    add_solver_flags(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("simulate", help="print all node voltages at given times as CSV",
@@ -401,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("circuit", help="circuit JSON file")
     p.add_argument("--inputs", required=True, help="input voltages, comma-separated (one per input node)")
     p.add_argument("--times", help="comma-separated times in [0, T] (default: 0,T)")
-    _add_solver_flags(p)
+    add_solver_flags(p)
     p.set_defaults(func=cmd_simulate)
 
     for name, helptext, func in (
@@ -442,8 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "repeatable")
     p.set_defaults(func=cmd_chip)
 
-    from .cli_trajectories import add_commands as add_trajectory_commands  # trajectory, readout-sweep
-    add_trajectory_commands(sub, _add_solver_flags)
+    add_trajectory_commands(sub)  # trajectory, readout-sweep
 
     p = sub.add_parser("info", help="print a circuit's statistics")
     p.add_argument("circuit", help="circuit JSON file")

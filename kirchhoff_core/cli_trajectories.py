@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
 
 import torch
 
+from .cli_common import UsageError, add_solver_flags, parse_floats, solver_from_args
 from .datasets import DATASETS, make_dataset
 from .io import load_circuit
 from .model import KirchhoffNet
@@ -19,8 +19,7 @@ from .trajectories import (MAX_POINTS_PER_SLICE, MAX_TIMES, compute_trajectory, 
                            metric_vs_readout_time, to_csv)
 
 
-def add_commands(sub: argparse._SubParsersAction, add_solver_flags: Callable[[argparse.ArgumentParser], None]
-                 ) -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add the two subcommands to the ``kirchhoff`` parser."""
     p = sub.add_parser("trajectory", help="one input's whole transient as CSV (t, slice, v1..vN, currents)",
                        description="Simulate one input and print every node's voltage at evenly spaced points of "
@@ -48,11 +47,9 @@ def add_commands(sub: argparse._SubParsersAction, add_solver_flags: Callable[[ar
 
 
 def cmd_trajectory(args: argparse.Namespace) -> None:
-    from .cli import UsageError, _solver, parse_floats
-
     if not 1 <= args.points <= MAX_POINTS_PER_SLICE:
         raise UsageError(f"--points: must be in [1, {MAX_POINTS_PER_SLICE}], got {args.points}")
-    model = KirchhoffNet(load_circuit(args.circuit), _solver(args, default_rtol=1e-7), dtype=torch.float64)
+    model = KirchhoffNet(load_circuit(args.circuit), solver_from_args(args, default_rtol=1e-7), dtype=torch.float64)
     traj = compute_trajectory(model, parse_floats(args.inputs, "--inputs"), args.points, currents=args.currents)
     for note in traj.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -62,11 +59,9 @@ def cmd_trajectory(args: argparse.Namespace) -> None:
 
 
 def cmd_readout_sweep(args: argparse.Namespace) -> None:
-    from .cli import UsageError, _solver
-
     if not 2 <= args.times <= MAX_TIMES:
         raise UsageError(f"--times: must be in [2, {MAX_TIMES}], got {args.times}")
-    model = KirchhoffNet(load_circuit(args.circuit), _solver(args, default_rtol=1e-6), dtype=torch.float64)
+    model = KirchhoffNet(load_circuit(args.circuit), solver_from_args(args, default_rtol=1e-6), dtype=torch.float64)
     data = make_dataset(args.dataset, n_samples=args.samples, seed=args.seed)
     check_compatible(model, data)
     sweep = metric_vs_readout_time(model, data, frame_times(model.t_end, args.times), split=args.split)

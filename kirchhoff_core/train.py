@@ -69,6 +69,11 @@ class EpochRecord:
     wall_time: float
     lr: float
 
+    @property
+    def step(self) -> int:
+        """The live-training protocol's name for the epoch (one Trainer step is one epoch)."""
+        return self.epoch
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -121,6 +126,11 @@ class Trainer:
     @property
     def epoch(self) -> int:
         return len(self.history)
+
+    @property
+    def steps_done(self) -> int:
+        """Epochs trained (the live-training protocol's name, shared with ``GenerativeTrainer``)."""
+        return self.epoch
 
     def reset(self) -> None:
         """Back to the initial parameters, a fresh optimiser and an empty history."""
