@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import streamlit as st
@@ -85,7 +86,7 @@ if usable and data.task == "classification":
         try:
             with st.spinner(f"{n} ngspice runs…"):
                 agreement, s_cls, t_cls = spice.class_agreement(circuit, data.x_test[:n],
-                                                                spice.SpiceOptions(timeout_s=30))
+                                                                replace(spice.QUICK, timeout_s=30))
             st.session_state["spice_agreement"] = (agreement, s_cls, t_cls)
         except (spice.SpiceError, SolverError, ValueError) as e:
             st.error(str(e))
