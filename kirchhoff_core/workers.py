@@ -1,0 +1,422 @@
+"""Live training off the server's interpreter: one worker process per session, a bounded number
+training at a time.
+
+Why: a Streamlit server runs every session's script in one interpreter, so sessions that train in it
+contend for one GIL (two sessions on two cores each got about a quarter of the solo speed). Here a
+session's trainer lives in its own process; the page sends commands (play, pause, step, reset,
+set_lr, call) and reads the latest ``Snapshot`` the worker published — it never waits for training.
+
+At most ``slots`` workers train at once (default: the CPU cores). A worker that wants to train asks
+the pool for a slot; extra sessions wait in a first-come queue and see their place in it instead of
+slowing everyone down. When others are waiting, a worker that has trained for ``quantum_s`` gives its
+slot back after the current step and queues again, so a class shares the cores in turns.
+
+A worker is built from a picklable ``build()`` that returns anything implementing
+``kirchhoff_core.live.LiveTrainer``, and an optional picklable ``draw(trainer)`` whose result (the
+numbers a page draws: a decision-boundary grid, the current circuit, ...) rides along with the
+snapshot, computed in the worker. Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import multiprocessing as mp
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable
+
+from .live import LiveTrainer
+
+TRAINING_ERRORS = (ArithmeticError, RuntimeError, ValueError)  # SolverError is a RuntimeError
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a page draws from: the worker's state, its records so far and the latest drawing payload.
+
+    ``state`` is "starting", "idle", "waiting" (for a training slot; ``queue_position`` 1 is next),
+    "training", "error" (``error`` says why; the worker is alive and paused) or "stopped" (the process
+    is gone; ``error`` says why)."""
+
+    state: str = "starting"
+    playing: bool = False
+    steps_done: int = 0
+    history: tuple = ()
+    drawing: Any = None
+    drawing_step: int = -1
+    error: str | None = None
+    queue_position: int | None = None
+    version: int = 0
+
+
+# --- the worker process ----------------------------------------------------------------------------
+
+def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Callable[[LiveTrainer], Any] | None,
+                 draw_every_s: float) -> None:
+    """The child's loop: apply commands, train while it holds a slot, publish after every step."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        trainer = build()
+    except Exception as e:  # noqa: BLE001 - any failure to build is reported to the page, not raised
+        failed = {"state": "error", "error": f"could not start training: {e}", "history_start": 0, "records": []}
+        conn.send(("snap", failed))
+        while (msg := conn.recv())[0] != "close":
+            if msg[0] == "call":
+                conn.send(("result", msg[1], False, RuntimeError(failed["error"])))
+        return
+    playing, holding, wanted, yield_asked = False, False, False, False
+    pending = 0
+    error: str | None = None
+    last_draw = -1e9
+    sent = 0  # records already sent
+
+    def publish(force_draw: bool) -> None:
+        nonlocal last_draw, sent
+        msg: dict = {"state": "training" if holding and (playing or pending) else
+                     ("waiting" if (playing or pending) else ("error" if error else "idle")),
+                     "playing": playing, "steps_done": trainer.steps_done, "error": error}
+        hist = trainer.history
+        start = min(sent, len(hist))
+        msg["history_start"], msg["records"] = start, list(hist[start:])
+        sent = len(hist)
+        now = time.monotonic()
+        if draw is not None and (force_draw or now - last_draw >= draw_every_s):
+            try:
+                msg["drawing"] = draw(trainer)
+            except TRAINING_ERRORS as e:
+                msg["drawing"] = e
+            msg["drawing_step"] = trainer.steps_done
+            last_draw = now
+        conn.send(("snap", msg))
+
+    publish(True)
+    while True:
+        busy = playing or pending > 0
+        if busy and not holding and not wanted:
+            conn.send(("want",))
+            wanted = True
+        timeout = 0.0 if busy and holding else None
+        changed = False
+        while conn.poll(timeout):
+            timeout = 0.0
+            cmd, *args = conn.recv()
+            if cmd == "close":
+                return
+            changed = True
+            if cmd == "play":
+                playing, error = True, None
+            elif cmd == "pause":
+                playing, pending = False, 0
+            elif cmd == "step":
+                pending, error = pending + int(args[0]), None
+            elif cmd == "reset":
+                playing, pending, error = False, 0, None
+                trainer.reset()
+                sent = 0
+            elif cmd == "set_lr":
+                trainer.set_lr(float(args[0]))
+            elif cmd == "grant":
+                holding, wanted = True, False
+            elif cmd == "yield":
+                yield_asked = True
+            elif cmd == "call":
+                rid, fn, fargs = args
+                try:
+                    conn.send(("result", rid, True, fn(trainer, *fargs)))
+                except Exception as e:  # noqa: BLE001 - the caller gets the exception back
+                    conn.send(("result", rid, False, e))
+        if holding and (playing or pending > 0):
+            try:
+                trainer.step()
+            except TRAINING_ERRORS as e:
+                playing, pending = False, 0
+                error = f"training paused at step {trainer.steps_done}: {e}"
+            pending = max(0, pending - 1)
+            done = not (playing or pending > 0)
+            if done or yield_asked:
+                conn.send(("release",))
+                holding, yield_asked = False, False
+            publish(force_draw=done)
+        elif holding:  # paused while holding a slot: give it back
+            conn.send(("release",))
+            holding, yield_asked = False, False
+            publish(True)
+        elif changed:
+            publish(True)
+
+
+# --- the pool (in the server process) ------------------------------------------------------------
+
+@dataclass
+class _Entry:
+    """The pool's record of one worker. It never points back at the page's ``SessionWorker``, so
+    when a session is dropped its handle is collected and the worker stops."""
+
+    proc: Any
+    conn: Connection
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    granted_at: float | None = None
+    yield_sent: bool = False
+    results: dict = field(default_factory=dict)
+    ready: threading.Condition = field(default_factory=threading.Condition)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, *msg: Any) -> None:
+        with self.send_lock:
+            try:
+                self.conn.send(msg)
+            except (BrokenPipeError, OSError, ValueError):
+                pass  # the process is gone; the pool reports it in the snapshot
+
+
+class WorkerPool:
+    """Worker processes for live sessions, at most ``slots`` training at once (see the module docstring).
+
+    ``start_method`` "forkserver" (default on Linux) forks workers from a small server that has
+    already imported torch and the core, so a new session's worker starts in a fraction of a second.
+    """
+
+    def __init__(self, slots: int | None = None, quantum_s: float = 15.0, start_method: str | None = None,
+                 preload: tuple[str, ...] = ("torch", "kirchhoff_core.train", "kirchhoff_core.generative")):
+        self.slots = max(1, int(slots if slots is not None else (os.cpu_count() or 1)))
+        self.quantum_s = float(quantum_s)
+        method = start_method or ("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        self._ctx = mp.get_context(method)
+        if method == "forkserver":
+            self._ctx.set_forkserver_preload(list(preload))
+        self._lock = threading.RLock()
+        self._entries: dict[int, _Entry] = {}
+        self._final: dict[int, Snapshot] = {}  # last words of workers that stopped on their own
+        self._waiting: collections.deque[int] = collections.deque()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="kirchhoff-worker-pool", daemon=True)
+        self._thread.start()
+
+    # --- public ------------------------------------------------------------------------------------
+    def open(self, build: Callable[[], LiveTrainer], draw: Callable[[LiveTrainer], Any] | None = None,
+             draw_every_s: float = 1.0) -> "SessionWorker":
+        """Start a worker process for one session. ``build`` and ``draw`` must be picklable
+        (module-level functions, or ``functools.partial`` of them)."""
+        if self._closed:
+            raise RuntimeError("the worker pool is shut down")
+        parent, child = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(target=_worker_main, args=(child, build, draw, draw_every_s), daemon=True,
+                                 name="kirchhoff-session-worker")
+        proc.start()
+        child.close()
+        wid = next(self._ids)
+        entry = _Entry(proc, parent)
+        with self._lock:
+            self._entries[wid] = entry
+        return SessionWorker(self, wid, entry)
+
+    @property
+    def training(self) -> int:
+        """Workers training right now."""
+        with self._lock:
+            return sum(e.granted_at is not None for e in self._entries.values())
+
+    @property
+    def waiting(self) -> int:
+        """Workers waiting for a slot."""
+        with self._lock:
+            return len(self._waiting)
+
+    @property
+    def workers(self) -> int:
+        """Open workers (live sessions)."""
+        with self._lock:
+            return len(self._entries)
+
+    def shutdown(self) -> None:
+        """Stop every worker (what a server does on exit; tests too)."""
+        self._closed = True
+        with self._lock:
+            ids = list(self._entries)
+        for wid in ids:
+            self._close(wid)
+        self._thread.join(timeout=5)
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _snapshot(self, wid: int) -> Snapshot:
+        with self._lock:
+            e = self._entries.get(wid)
+            if e is None:
+                return self._final.get(wid) or Snapshot(state="stopped", error="this session's worker was closed")
+            snap = e.snapshot
+            if wid in self._waiting:
+                snap = replace(snap, state="waiting", queue_position=self._waiting.index(wid) + 1)
+            return snap
+
+    def _close(self, wid: int) -> None:
+        """Forget the worker (its slot and place in the queue go to others), then stop its process."""
+        with self._lock:
+            e = self._entries.pop(wid, None)
+            if wid in self._waiting:
+                self._waiting.remove(wid)
+        if e is not None:
+            self._schedule()
+            e.send("close")
+            e.proc.join(timeout=2)
+            if e.proc.is_alive():
+                e.proc.kill()
+                e.proc.join(timeout=2)
+            e.conn.close()
+
+    def _died(self, wid: int) -> None:
+        with self._lock:
+            e = self._entries.pop(wid, None)
+            if wid in self._waiting:
+                self._waiting.remove(wid)
+            if e is None:
+                return
+            e.proc.join(timeout=1)
+            self._final[wid] = replace(
+                e.snapshot, state="stopped", playing=False, version=e.snapshot.version + 1,
+                error=f"the training worker stopped unexpectedly (exit code {e.proc.exitcode}); press Reset or "
+                      "reload the page to start a new one")
+        e.conn.close()
+        with e.ready:
+            e.ready.notify_all()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        """Grant free slots to the head of the queue; ask long-running workers to yield to waiters."""
+        with self._lock:
+            active = [e for e in self._entries.values() if e.granted_at is not None]
+            while self._waiting and len(active) < self.slots:
+                e = self._entries[self._waiting.popleft()]
+                e.granted_at, e.yield_sent = time.monotonic(), False
+                e.send("grant")
+                active.append(e)
+            if self._waiting:
+                now = time.monotonic()
+                for e in active:
+                    if not e.yield_sent and now - e.granted_at >= self.quantum_s:
+                        e.yield_sent = True
+                        e.send("yield")
+
+    def _handle(self, wid: int, msg: tuple) -> None:
+        kind = msg[0]
+        with self._lock:
+            e = self._entries.get(wid)
+            if e is None:
+                return
+            if kind == "want":
+                if wid not in self._waiting and e.granted_at is None:
+                    self._waiting.append(wid)
+            elif kind == "release":
+                e.granted_at = None
+            elif kind == "snap":
+                data = msg[1]
+                old = e.snapshot
+                history = old.history[: data.pop("history_start")] + tuple(data.pop("records"))
+                e.snapshot = replace(old, history=history, version=old.version + 1,
+                                     **{k: v for k, v in data.items() if k in Snapshot.__dataclass_fields__})
+        if kind == "result":
+            with e.ready:
+                e.results[msg[1]] = (msg[2], msg[3])
+                e.ready.notify_all()
+        self._schedule()
+
+    def _serve(self) -> None:
+        while not self._closed:
+            with self._lock:
+                conns = {e.conn: wid for wid, e in self._entries.items()}
+            if not conns:
+                time.sleep(0.05)
+                continue
+            try:
+                ready = wait(list(conns), timeout=0.25)
+            except (OSError, ValueError):  # a connection was closed under us: look again
+                continue
+            for conn in ready:
+                wid = conns[conn]
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    self._died(wid)
+                    continue
+                self._handle(wid, msg)
+            self._schedule()
+
+
+class SessionWorker:
+    """The page's handle on one session's worker: commands go in, ``snapshot`` comes out.
+
+    Commands return at once; ``call`` runs ``fn(trainer, *args)`` in the worker and waits for its
+    result (for rare reads such as exporting the trained circuit). When the handle is dropped (the
+    browser session ended and its state was collected) the worker stops and frees its slot."""
+
+    def __init__(self, pool: WorkerPool, wid: int, entry: _Entry):
+        self.pool, self.id, self._entry = pool, wid, entry
+        self._rids = itertools.count(1)
+        self._finalizer = weakref.finalize(self, pool._close, wid)
+
+    # --- commands ----------------------------------------------------------------------------------
+    def play(self) -> None:
+        self._entry.send("play")
+
+    def pause(self) -> None:
+        self._entry.send("pause")
+
+    def step(self, n: int = 1) -> None:
+        self._entry.send("step", int(n))
+
+    def reset(self) -> None:
+        self._entry.send("reset")
+
+    def set_lr(self, lr: float) -> None:
+        self._entry.send("set_lr", float(lr))
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout_s: float = 60.0) -> Any:
+        """Run ``fn(trainer, *args)`` in the worker (between steps) and return its result."""
+        rid = next(self._rids)
+        e = self._entry
+        e.send("call", rid, fn, args)
+        deadline = time.monotonic() + timeout_s
+        with e.ready:
+            while rid not in e.results:
+                left = deadline - time.monotonic()
+                if not self.alive:
+                    raise RuntimeError(self.snapshot.error or "the training worker has stopped")
+                if left <= 0:
+                    raise TimeoutError(f"the training worker did not answer within {timeout_s:g} s")
+                e.ready.wait(min(left, 0.25))
+            ok, value = e.results.pop(rid)
+        if not ok:
+            raise value
+        return value
+
+    # --- state -------------------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest state the worker published (never waits for training)."""
+        return self.pool._snapshot(self.id)
+
+    @property
+    def alive(self) -> bool:
+        return self._finalizer.alive and self._entry.proc.is_alive()
+
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout_s: float = 30.0) -> Snapshot:
+        """Block until ``predicate(snapshot)`` holds (scripts and tests; a page only polls)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            snap = self.snapshot
+            if predicate(snap):
+                return snap
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker state {snap.state!r} after {timeout_s:g} s")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop the worker process and free its slot (what a closed session does)."""
+        self._finalizer()

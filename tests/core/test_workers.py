@@ -1,0 +1,132 @@
+"""Live training in worker processes: commands in, snapshots out, a bounded number training at once."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import os
+import signal
+
+import pytest
+
+from kirchhoff_core.datasets import make_dataset
+from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.solvers import SolverConfig
+from kirchhoff_core.train import TrainConfig, Trainer
+from kirchhoff_core.workers import WorkerPool
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def build_moons(lr: float = 0.01, max_nfe: int = 400) -> Trainer:
+    data = make_dataset("moons", n_samples=120, seed=0)
+    circuit = generate("fully_connected", num_nodes=4, n_inputs=2, n_outputs=2, seed=0)
+    return Trainer(KirchhoffNet(circuit, SolverConfig(rtol=1e-3, atol=1e-3, max_nfe=max_nfe)), data,
+                   TrainConfig(lr=lr, batch_size=60))
+
+
+def last_loss(trainer: Trainer) -> float:
+    return trainer.history[-1].train_loss if trainer.history else float("nan")
+
+
+def steps_done(trainer: Trainer) -> int:
+    return trainer.steps_done
+
+
+def export_circuit(trainer: Trainer):
+    return trainer.model.to_circuit()
+
+
+def broken() -> Trainer:
+    raise ValueError("no such dataset")
+
+
+@pytest.fixture
+def pool():
+    p = WorkerPool(slots=1, quantum_s=0.5)
+    yield p
+    p.shutdown()
+
+
+def test_step_play_pause_reset_and_call(pool):
+    w = pool.open(functools.partial(build_moons), draw=last_loss)
+    w.wait_for(lambda s: s.state == "idle")
+    w.step(2)
+    snap = w.wait_for(lambda s: s.steps_done == 2 and s.state == "idle")
+    assert [r.step for r in snap.history] == [1, 2]
+    assert snap.drawing == pytest.approx(snap.history[-1].train_loss)  # drawn in the worker after the last step
+    w.set_lr(0.05)
+    w.play()
+    w.wait_for(lambda s: s.steps_done >= 4)
+    w.pause()
+    snap = w.wait_for(lambda s: s.state == "idle")
+    assert snap.history[-1].lr == 0.05 and not snap.playing
+    assert w.call(steps_done) == snap.steps_done  # nothing trains once paused
+    circuit = w.call(export_circuit)
+    assert circuit.num_devices == 5 * 4 * 2  # 4 nodes + ground, every ordered pair
+    w.reset()
+    snap = w.wait_for(lambda s: s.steps_done == 0)
+    assert snap.history == ()
+
+
+def test_one_slot_queues_the_second_session_and_takes_turns(pool):
+    a, b = pool.open(build_moons), pool.open(build_moons)
+    for w in (a, b):
+        w.wait_for(lambda s: s.state == "idle")
+    a.play()
+    a.wait_for(lambda s: s.state == "training")
+    b.play()
+    snap = b.wait_for(lambda s: s.state == "waiting")
+    assert snap.queue_position == 1 and pool.training == 1
+    # the quantum (0.5 s) hands the slot over: both make progress, never both at once
+    b.wait_for(lambda s: s.steps_done >= 2, timeout_s=60)
+    a_before = a.snapshot.steps_done
+    a.wait_for(lambda s: s.steps_done > a_before, timeout_s=60)
+    assert pool.training <= 1
+    a.pause()
+    b.pause()
+    a.wait_for(lambda s: s.state == "idle")
+    b.wait_for(lambda s: s.state == "idle")
+    assert pool.training == 0 and pool.waiting == 0
+
+
+def test_training_errors_pause_with_a_message(pool):
+    w = pool.open(functools.partial(build_moons, max_nfe=10))  # every solve hits the work cap
+    w.play()
+    snap = w.wait_for(lambda s: s.state == "error", timeout_s=90)
+    assert "training paused at step 0" in snap.error and "max_nfe=10" in snap.error and not snap.playing
+    assert w.alive  # the worker survives its trainer's failure
+    w.reset()
+    assert w.wait_for(lambda s: s.state == "idle").error is None
+
+
+def test_a_build_failure_is_reported(pool):
+    w = pool.open(broken)
+    snap = w.wait_for(lambda s: s.state == "error")
+    assert "could not start training: no such dataset" in snap.error
+    with pytest.raises(RuntimeError, match="no such dataset"):
+        w.call(steps_done)
+
+
+def test_a_killed_worker_is_reported_and_frees_its_slot(pool):
+    a, b = pool.open(build_moons), pool.open(build_moons)
+    a.play()
+    a.wait_for(lambda s: s.state == "training")
+    b.play()
+    b.wait_for(lambda s: s.state == "waiting")
+    os.kill(a._entry.proc.pid, signal.SIGKILL)
+    snap = a.wait_for(lambda s: s.state == "stopped")
+    assert "stopped unexpectedly" in snap.error
+    b.wait_for(lambda s: s.state == "training")
+
+
+def test_dropping_the_handle_stops_the_worker(pool):
+    w = pool.open(build_moons)
+    proc = w._entry.proc
+    w.wait_for(lambda s: s.state == "idle")
+    assert pool.workers == 1
+    del w
+    gc.collect()
+    proc.join(timeout=10)
+    assert not proc.is_alive() and pool.workers == 0
