@@ -90,6 +90,7 @@ class TrajectoriesPage:
     choice: TrajectoryInput = field(default_factory=TrajectoryInput)
     x: np.ndarray | None = None  # the input followed, from ``choice`` (or a click)
     x_from: str = ""
+    shown_index: int = 0  # the test-set index field's value (kept while typed coordinates are followed)
     pick_version: int = 0
     memo: Memo = field(default_factory=lambda: Memo(12))
     messages: Messages = field(default_factory=Messages)

@@ -25,9 +25,6 @@ from kirchhoff_core.generators import generate  # noqa: E402
 from kirchhoff_core.model import KirchhoffNet  # noqa: E402
 from kirchhoff_core.presets import build_circuit, preset_for  # noqa: E402
 
-PAGE_KEY = "traj_page"
-
-
 def open_page(setup=None) -> AppTest:
     """The app opened straight on this page (its entry point sets one torch thread, as in production);
     ``setup(session)`` may change the session before the page first runs."""
@@ -49,7 +46,7 @@ def session(at: AppTest):
 
 
 def chosen(at: AppTest) -> np.ndarray:
-    return at.session_state[PAGE_KEY]["x"]
+    return at.session_state[SESSION_KEY].trajectories.x
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -103,7 +100,7 @@ def test_typed_coordinates_are_used_and_bad_ones_get_a_message():
     at.number_input(key="traj_x2").set_value(-1.5).run()
     assert not at.exception and not at.error
     np.testing.assert_allclose(chosen(at), [0.25, -1.5])
-    assert at.session_state[PAGE_KEY]["x_from"] == "typed coordinates"
+    assert at.session_state[SESSION_KEY].trajectories.x_from == "typed coordinates"
     assert "True class" not in metrics(at)  # not a test point any more
     at.number_input(key="traj_x1").set_value(5000.0).run()
     assert not at.exception
