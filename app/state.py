@@ -24,7 +24,7 @@ from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import preset_for
 from kirchhoff_core.train import Trainer
 from live import LiveRun
-from settings import (HIDE_GROUPS, HIDEABLE, OWN, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
+from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
                       SpiceSettings, TrajectoryInput, config_from_query, config_to_query, examples, own_from_query,
                       page_to_query)
 
@@ -119,6 +119,7 @@ class SpicePage:
     settings: SpiceSettings = field(default_factory=SpiceSettings)
     result: tuple | None = None  # (circuit fingerprint, Comparison)
     agreement: tuple | None = None  # (circuit fingerprint, (agreement, spice classes, torch classes))
+    messages: Messages = field(default_factory=Messages)
 
 
 @dataclass

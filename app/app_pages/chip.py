@@ -10,13 +10,11 @@ nonidealities, montecarlo and io groups.
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 import state
 from components import chip_controls, chip_results
-from components.common import classroom_caption, example_button, share_link, show_messages
+from components.common import classroom_caption, example_button, link_message, share_link, show_messages
 
 session = state.get_session()
 page, chip = session.chip, session.chip.settings
@@ -26,7 +24,8 @@ st.header("Chip")
 st.caption("The circuit as an analog chip: capacitors in femtofarads, device currents in microamps, time in "
            "nanoseconds, and the imperfections real silicon adds — mismatch, thermal noise, converters, "
            "timing jitter, offsets and supply rails.")
-show_messages(page.messages, link_message_of=session)
+link_message(session)
+show_messages(page.messages)
 classroom_caption(hidden, "chip")
 
 problem = state.ensure_circuit(session)
@@ -67,9 +66,7 @@ try:
 except ValueError as e:
     cfg, refused = None, str(e)
 
-bench = chip_results.Bench(circuit, circuit.fingerprint(), data,
-                           (data.name, len(data.x_train), len(data.x_test), hashlib.sha1(data.x_test.tobytes()).hexdigest()),
-                           cfg, page)
+bench = chip_results.Bench(circuit, circuit.fingerprint(), data, session.data_key, cfg, page)
 with main:
     chip_seconds = chip_results.inference(session, bench, refused)
 if "montecarlo" not in hidden:

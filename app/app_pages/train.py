@@ -12,7 +12,7 @@ import streamlit as st
 
 import state
 from components import train_controls, train_data, train_io, train_live
-from components.common import classroom_caption, show_messages
+from components.common import classroom_caption, link_message, show_messages
 from live import Player, live_fragment, play_bar
 
 MAX_EPOCHS = 2000  # playing pauses here so a forgotten tab does not train forever
@@ -29,7 +29,8 @@ hidden = state.hidden(session)
 st.header("Train")
 st.caption("Pick a dataset, press Play and watch the circuit learn: the read-out voltages at time T are the "
            "network's outputs, and training tunes every device's parameters.")
-show_messages(messages, link_message_of=session)
+link_message(session)
+show_messages(messages)
 classroom_caption(hidden, "train")
 
 player = Player("train", "epoch", MAX_EPOCHS, budget_s=0.8, lr=lambda: config.lr, messages=messages,

@@ -14,7 +14,7 @@ import streamlit as st
 
 import state
 from components import trajectories_all, trajectories_one
-from components.common import example_button, show_messages
+from components.common import example_button, link_message, show_messages
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.train import check_compatible
 from live import ERRORS
@@ -29,7 +29,8 @@ st.caption("Watch the circuit think: the input charges the input nodes at t = 0,
 problem = state.ensure_circuit(session)
 if problem:
     st.warning(problem)
-show_messages(page.messages, link_message_of=session)
+link_message(session)
+show_messages(page.messages)
 
 try:  # the Train page's model when there is one, else the session's circuit, untrained
     circuit = session.circuit

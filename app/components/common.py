@@ -10,11 +10,15 @@ import state
 from bookkeeping import Messages
 
 
-def show_messages(messages: Messages, link_message_of: state.Session | None = None) -> None:
-    """Errors and notes left for this run (and the link's own message, when this page runs first)."""
-    if link_message_of is not None and link_message_of.message:
-        st.warning(link_message_of.message)
-        link_message_of.message = None
+def link_message(session: state.Session) -> None:
+    """What the link could not set up (the app shows it first; this is for a page run on its own)."""
+    if session.message:
+        st.warning(session.message)
+        session.message = None
+
+
+def show_messages(messages: Messages) -> None:
+    """Errors and notes left for this run."""
     errors, notes = messages.take()
     for text in errors:
         st.error(text)
