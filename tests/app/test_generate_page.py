@@ -7,34 +7,23 @@ every full script run and trains while playing, so one ``at.run()`` with Play on
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import pathlib
-import sys
 
 import numpy as np
 import pytest
 import torch
+from apptest_helpers import chart, errors, metric, open_page, session
+from apptest_helpers import plotly_array as arr
 from streamlit.testing.v1 import AppTest
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
-
-from state import SESSION_KEY  # noqa: E402
-
-from kirchhoff_core import io as kio  # noqa: E402
-from kirchhoff_core.generative import CircuitFlow, GenerativeConfig, GenerativeTrainer, flow_preset  # noqa: E402
-from kirchhoff_core.solvers import SolverConfig  # noqa: E402
+from kirchhoff_core import io as kio
+from kirchhoff_core.generative import CircuitFlow, GenerativeConfig, GenerativeTrainer, flow_preset
+from kirchhoff_core.solvers import SolverConfig
 
 def open_generate(monkeypatch, assets: pathlib.Path) -> AppTest:
     monkeypatch.setenv("KIRCHHOFF_GENERATIVE_ASSETS", str(assets))
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/generate.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("app_pages/generate.py")
 
 
 @pytest.fixture
@@ -43,37 +32,7 @@ def at(monkeypatch, tmp_path) -> AppTest:
 
 
 def page(at: AppTest):
-    return at.session_state[SESSION_KEY].generate
-
-
-def metric(at: AppTest, label: str) -> str:
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
-    return values[0]
-
-
-def errors(at: AppTest) -> str:
-    return " | ".join(e.value for e in at.error)
-
-
-def chart(at: AppTest, title_start: str) -> dict:
-    """The plotly figure (as JSON) whose title or first subplot title starts with ``title_start``."""
-    for c in at.get("plotly_chart"):
-        spec = json.loads(c.proto.spec)
-        layout = spec["layout"]
-        titles = [layout.get("title", {}).get("text") or ""] + [a.get("text", "") for a in layout.get("annotations", [])]
-        if any(t.startswith(title_start) for t in titles):
-            return spec
-    raise AssertionError(f"no chart titled {title_start!r}")
-
-
-def arr(value) -> np.ndarray:
-    """A plotly array from figure JSON: a list, or plotly's typed-array form {dtype, bdata, shape}."""
-    if isinstance(value, dict) and "bdata" in value:
-        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out
-    return np.asarray(value, dtype=float)
+    return session(at).generate
 
 
 def params(trainer: GenerativeTrainer) -> np.ndarray:
