@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import pathlib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
 from kirchhoff_core.chip import ChipConfig
@@ -88,7 +88,8 @@ class Codec:
 
     def read(self, cls: type, query: dict[str, str]) -> dict[str, Any]:
         """The fields present in ``query``, parsed; unknown parameters are ignored."""
-        types = {f.name: str(f.type) for f in fields(cls)}
+        types = {f.name: f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+                 for f in fields(cls)}
         out = {}
         for name, key in self.keys.items():
             if key in query:
@@ -254,48 +255,30 @@ def generate_from_query(query: dict[str, str]) -> GenerateSettings:
 
 # --- Chip -------------------------------------------------------------------------------------------------
 
-@dataclass
-class ChipSettings:
-    """The Chip page's controls in their own units (percent, mV, "off" as None), and Monte Carlo's K."""
+def _chip_config(self, sde_steps: int = 500) -> ChipConfig:
+    """The core's chip configuration (raises ValueError naming a setting it refuses)."""
+    core = {f.name: getattr(self, f.name) for f in fields(ChipConfig) if f.name not in ("supply", "sde_steps")}
+    return ChipConfig(**core, supply=self.supply if self.rails else None, sde_steps=sde_steps)
 
-    cap_fF: float = 10.0
-    current_uA: float = 10.0
-    rails: bool = False
-    supply: float = 1.0
-    rail_mode: str = "clip"
-    mismatch_pct: float = 0.0
-    cap_mismatch_pct: float = 0.0
-    thermal_noise: bool = False
-    noise_scale: int = 1
-    temperature_K: float = 300.0
-    dac_bits: int | None = None
-    dac_range: float = 2.0
-    adc_bits: int | None = None
-    adc_range: float = 2.0
-    jitter_pct: float = 0.0
-    input_offset_mV: float = 0.0
-    readout_offset_mV: float = 0.0
-    chip_seed: int = 0
-    sample: int = 0
-    chips: int = 20
 
-    def chip_config(self, sde_steps: int = 500) -> ChipConfig:
-        """The core's chip configuration (raises ValueError naming a setting it refuses)."""
-        return ChipConfig(cap_fF=float(self.cap_fF), current_uA=float(self.current_uA),
-                          supply=float(self.supply) if self.rails else None,
-                          rail_mode=self.rail_mode if self.rails else "clip",
-                          device_mismatch=self.mismatch_pct / 100, cap_mismatch=self.cap_mismatch_pct / 100,
-                          thermal_noise=self.thermal_noise, temperature_K=float(self.temperature_K),
-                          noise_scale=float(self.noise_scale), dac_bits=self.dac_bits, dac_range=float(self.dac_range),
-                          adc_bits=self.adc_bits, adc_range=float(self.adc_range), jitter=self.jitter_pct / 100,
-                          input_offset=self.input_offset_mV / 1000, readout_offset=self.readout_offset_mV / 1000,
-                          sde_steps=sde_steps)
+def _check_chip(self) -> None:
+    self.chip_config()
+    if not (1 <= self.chips <= 200 and self.chip_seed >= 0 and self.sample >= 0):
+        raise ValueError(f"chips must be in 1..200 and chip seed and sample >= 0, got {self.chips}, "
+                         f"{self.chip_seed}, {self.sample}")
 
-    def check(self) -> None:
-        self.chip_config()
-        if not (1 <= self.chips <= 200 and self.chip_seed >= 0 and self.sample >= 0):
-            raise ValueError(f"chips must be in 1..200 and chip seed and sample >= 0, got {self.chips}, "
-                             f"{self.chip_seed}, {self.sample}")
+
+ChipSettings = make_dataclass(
+    "ChipSettings",
+    # The core's ChipConfig fields, by the core's names and units (as the CLI's --sweep spells them), so
+    # a new non-ideality reaches the page and its link without a second list; ``supply`` is the rail
+    # voltage that ``rails`` switches on, and the page adds the chip instance, test sample and K.
+    [(f.name, f.type, field(default=f.default)) for f in fields(ChipConfig) if f.name not in ("supply", "sde_steps")]
+    + [("rails", "bool", field(default=False)), ("supply", "float", field(default=1.0)),
+       ("chip_seed", "int", field(default=0)), ("sample", "int", field(default=0)), ("chips", "int", field(default=20))],
+    namespace={"chip_config": _chip_config, "check": _check_chip,
+               "__doc__": "The Chip page's settings: the core's ChipConfig fields (unvalidated, so a refused value "
+                          "can be shown with its message) plus the rails switch, chip instance, test sample and K."})
 
 
 _CHIP = Codec({f.name: "chip." + f.name for f in fields(ChipSettings)})

@@ -13,22 +13,18 @@ import streamlit as st
 
 import state
 from components import build_canvas, build_edit, build_generate, build_io, build_view
-from components.common import classroom_caption, link_message
+from components.common import ensure_circuit, page_header
 from state import bound
 
 K = "build_"
 session = state.get_session()
 b = session.build
-startup_error = state.ensure_circuit(session)
 hidden = state.hidden(session)
 
-st.header("Build a circuit")
-st.caption("Nodes carry a capacitor to ground (node 0); each device drives a current from its src node to its "
-           "dst node. Generate a topology, draw or edit it, inspect any device's I-V law, and export it.")
-link_message(session)
-classroom_caption(hidden, "build")
-if startup_error:
-    st.warning(startup_error)
+page_header(session, "build", "Build a circuit",
+            "Nodes carry a capacitor to ground (node 0); each device drives a current from its src node to its "
+            "dst node. Generate a topology, draw or edit it, inspect any device's I-V law, and export it.")
+ensure_circuit(session)
 if b.flash:
     st.success(b.flash)
     b.flash = None

@@ -14,32 +14,24 @@ import streamlit as st
 
 import state
 from components import chip_controls, chip_results
-from components.common import classroom_caption, example_button, link_message, share_link, show_messages
+from components.common import dataset, ensure_circuit, example_button, page_header, share_link
 
 session = state.get_session()
 page, chip = session.chip, session.chip.settings
 hidden = state.hidden(session)
 
-st.header("Chip")
-st.caption("The circuit as an analog chip: capacitors in femtofarads, device currents in microamps, time in "
-           "nanoseconds, and the imperfections real silicon adds — mismatch, thermal noise, converters, "
-           "timing jitter, offsets and supply rails.")
-link_message(session)
-show_messages(page.messages)
-classroom_caption(hidden, "chip")
+page_header(session, "chip", "Chip", "The circuit as an analog chip: capacitors in femtofarads, device currents in "
+            "microamps, time in nanoseconds, and the imperfections real silicon adds — mismatch, thermal noise, "
+            "converters, timing jitter, offsets and supply rails.", page.messages)
 
-problem = state.ensure_circuit(session)
-if problem:
-    st.warning(problem)
-state.ensure_data(session, page.messages)
-show_messages(page.messages)
+ensure_circuit(session)
 circuit, epochs = state.current_circuit(session)
 source = (f"trained on the Train page (epoch {epochs})" if epochs
           else "as built (not trained on the Train page in this session)")
 st.write(f"Model: **{circuit.name or 'custom circuit'}** — {circuit.num_nodes} nodes, {circuit.num_devices} "
          f"devices, {len(circuit.slices)} slice(s); parameters {source}.")
 
-data = session.data
+data = dataset(session, page.messages)
 if data is None:
     st.warning(f"There is no dataset to run the chip on ({session.points_problem}). Pick a dataset or draw points "
                "on the Train page, or load the trained example.")

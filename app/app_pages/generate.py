@@ -15,7 +15,7 @@ import streamlit as st
 import state
 from components import generate_files, generate_live
 from components import generate_model as gm
-from components.common import classroom_caption, link_message, share_link, show_messages
+from components.common import page_header, share_link
 from kirchhoff_core.densities import POTENTIALS, TARGETS
 from kirchhoff_core.devices import KINDS, display_name
 from live import live_fragment, play_bar
@@ -30,14 +30,11 @@ gm.ensure_trainer(g)
 s = g.settings
 hidden = state.hidden(session)
 
-st.header("Generate")
-st.caption("A circuit as a generative model: Gaussian noise goes in as the initial voltages of two nodes, and "
-           "the transient carries it to the data by time T. Kirchhoff's current law makes the change of "
-           "volume cheap to follow (the trace of the Jacobian is a sum over devices), so the exact "
-           "likelihood of every point is known and training maximises it.")
-link_message(session)
-show_messages(g.messages)
-classroom_caption(hidden, "generate")
+page_header(session, "generate", "Generate",
+            "A circuit as a generative model: Gaussian noise goes in as the initial voltages of two nodes, and the "
+            "transient carries it to the data by time T. Kirchhoff's current law makes the change of volume cheap "
+            "to follow (the trace of the Jacobian is a sum over devices), so the exact likelihood of every point is "
+            "known and training maximises it.", g.messages)
 
 if "target" not in hidden:
     top = st.columns([1.2, 3, 1.1, 1.1], vertical_alignment="bottom")

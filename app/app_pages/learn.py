@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components.common import link_message
+from components.common import ensure_circuit, page_header
 from kirchhoff_core.circuit import node_role
 from state import bound
 from views import learn_views as lv
@@ -13,12 +13,8 @@ from views import learn_views as lv
 session = state.get_session()
 choice = session.learn
 
-st.header("Learn")
-st.caption("How a circuit of capacitors and nonlinear devices becomes a neural network.")
-link_message(session)
-problem = state.ensure_circuit(session)
-if problem:
-    st.error(problem)
+page_header(session, "learn", "Learn", "How a circuit of capacitors and nonlinear devices becomes a neural network.")
+ensure_circuit(session)
 circuit, epochs = state.current_circuit(session)
 source = (f"your circuit with the parameters trained so far (epoch {epochs})" if session.trainer is not None
           else "your circuit's current (untrained) parameters")

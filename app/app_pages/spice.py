@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 import state
-from components.common import link_message, show_messages
+from components.common import dataset, ensure_circuit, page_header
 from kirchhoff_core import spice
 from kirchhoff_core.solvers import SolverError
 from state import bound
@@ -21,28 +21,23 @@ ERRORS = (spice.SpiceError, SolverError, ValueError)
 
 session = state.get_session()
 page, choice = session.spice, session.spice.settings
-st.header("Verify in SPICE")
-st.caption("Each node becomes a capacitor with its starting voltage as initial condition, each device a "
-           "behavioural current source with its I-V law; ngspice runs the transient (one run per time slice, "
-           "chained) and we overlay it on the torch solution.")
-link_message(session)
+page_header(session, "spice", "Verify in SPICE",
+            "Each node becomes a capacitor with its starting voltage as initial condition, each device a behavioural "
+            "current source with its I-V law; ngspice runs the transient (one run per time slice, chained) and we "
+            "overlay it on the torch solution.")
 if shutil.which("ngspice") is None:
     st.info("ngspice is not installed on this machine, so the check cannot run here. Install it with "
             "`sudo apt-get install ngspice` (Debian/Ubuntu) or `brew install ngspice` (macOS), then reload. "
             "You can still download the netlist below and run it elsewhere.")
 
-message = state.ensure_circuit(session)
-if message:
-    st.warning(message)
+ensure_circuit(session)
 circuit, epochs = state.current_circuit(session)
 fp = circuit.fingerprint()
 trained = session.trainer is not None
 st.write(f"Circuit: **{circuit.name or 'custom'}** — {circuit.num_nodes} nodes, {circuit.num_devices} devices, "
          f"{len(circuit.slices)} slice(s); {'trained parameters from the Train page' if trained else 'untrained'}.")
 
-state.ensure_data(session, page.messages)
-show_messages(page.messages)
-data = session.data
+data = dataset(session, page.messages)
 if data is None:
     st.warning(f"No dataset for picking samples ({session.points_problem}); type the input voltages instead.")
 usable = data is not None and data.n_features == len(circuit.inputs)

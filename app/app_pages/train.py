@@ -12,7 +12,7 @@ import streamlit as st
 
 import state
 from components import train_controls, train_data, train_io, train_live
-from components.common import classroom_caption, link_message, show_messages
+from components.common import page_header
 from live import Player, live_fragment, play_bar
 
 MAX_EPOCHS = 2000  # playing pauses here so a forgotten tab does not train forever
@@ -26,12 +26,8 @@ state.ensure_data(session, messages)
 state.ensure_trainer(session, messages)
 hidden = state.hidden(session)
 
-st.header("Train")
-st.caption("Pick a dataset, press Play and watch the circuit learn: the read-out voltages at time T are the "
-           "network's outputs, and training tunes every device's parameters.")
-link_message(session)
-show_messages(messages)
-classroom_caption(hidden, "train")
+page_header(session, "train", "Train", "Pick a dataset, press Play and watch the circuit learn: the read-out voltages "
+            "at time T are the network's outputs, and training tunes every device's parameters.", messages)
 
 player = Player("train", "epoch", MAX_EPOCHS, budget_s=0.8, lr=lambda: config.lr, messages=messages,
                 step_help="Train one epoch", reset_help="Back to the circuit's initial parameters (epoch 0)")

@@ -14,7 +14,7 @@ import streamlit as st
 
 import state
 from components import trajectories_all, trajectories_one
-from components.common import example_button, link_message, show_messages
+from components.common import dataset, ensure_circuit, example_button, page_header
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.train import check_compatible
 from live import ERRORS
@@ -22,15 +22,11 @@ from live import ERRORS
 session = state.get_session()
 page, config = session.trajectories, session.config
 
-st.header("Trajectories")
-st.caption("Watch the circuit think: the input charges the input nodes at t = 0, Kirchhoff's current law moves "
-           "every node, and the read-out nodes' voltages at T are the answer. Everything below plays in your "
-           "browser — press Play on a chart or drag its time slider.")
-problem = state.ensure_circuit(session)
-if problem:
-    st.warning(problem)
-link_message(session)
-show_messages(page.messages)
+page_header(session, "trajectories", "Trajectories",
+            "Watch the circuit think: the input charges the input nodes at t = 0, Kirchhoff's current law moves every "
+            "node, and the read-out nodes' voltages at T are the answer. Everything below plays in your browser — "
+            "press Play on a chart or drag its time slider.", page.messages)
+ensure_circuit(session)
 
 try:  # the Train page's model when there is one, else the session's circuit, untrained
     circuit = session.circuit
@@ -45,9 +41,7 @@ except ERRORS as e:
 if session.trainer is not None:
     data = session.trainer.data
 else:
-    state.ensure_data(session, page.messages)
-    show_messages(page.messages)
-    data = session.data
+    data = dataset(session, page.messages)
     if data is None:
         st.info("The session uses your own points; draw at least 10 of them on the Train page to see the "
                 "dataset views here. Typed inputs work without them.")

@@ -21,6 +21,11 @@ def _w(chip: ChipSettings, widget: Callable, label: str, *args: Any, key: str, a
                  on_set=lambda v: setattr(chip, attr, to(v)), **kwargs)
 
 
+def _scaled(factor: float) -> dict[str, Callable[[Any], Any]]:
+    """A widget in percent (100) or millivolts (1000) of a setting kept in the core's units."""
+    return {"shown": lambda v: round(v * factor, 9), "to": lambda v: float(v) / factor}
+
+
 def _bits(chip: ChipSettings, col, label: str, attr: str, key: str, help_text: str) -> None:
     _w(chip, col.select_slider, label, BITS, key=key, attr=attr, to=lambda v: None if v == "off" else int(v),
        shown=lambda v: "off" if v is None else int(v), help=help_text)
@@ -42,15 +47,15 @@ def mapping(chip: ChipSettings) -> None:
 
 def nonidealities(chip: ChipSettings) -> None:
     st.markdown("**Non-idealities**")
-    _w(chip, st.slider, "Device mismatch σ (%)", 0.0, 100.0, step=0.5, key="chip_mismatch", attr="mismatch_pct",
-       help="Relative spread of every device parameter, drawn once per chip")
+    _w(chip, st.slider, "Device mismatch σ (%)", 0.0, 100.0, step=0.5, key="chip_mismatch", attr="device_mismatch",
+       help="Relative spread of every device parameter, drawn once per chip", **_scaled(100))
     _w(chip, st.slider, "Capacitor mismatch σ (%)", 0.0, 29.0, step=0.5, key="chip_cap_mismatch",
-       attr="cap_mismatch_pct", help="Relative spread of every node capacitor, drawn once per chip")
+       attr="cap_mismatch", help="Relative spread of every node capacitor, drawn once per chip", **_scaled(100))
     _w(chip, st.toggle, "Thermal noise (kT/C)", key="chip_noise", attr="thermal_noise",
        help="White noise on every node during the transient (an SDE); slower to simulate")
     n1, n2 = st.columns(2)
     _w(chip, n1.select_slider, "Noise × physical", NOISE_SCALES, key="chip_noise_scale", attr="noise_scale",
-       disabled=not chip.thermal_noise, help="kT/C at 10 fF is about 0.6 mV rms; scale it up to see it")
+       shown=lambda v: int(v) if v in NOISE_SCALES else 1, to=float, disabled=not chip.thermal_noise, help="kT/C at 10 fF is about 0.6 mV rms; scale it up to see it")
     _w(chip, n2.slider, "Temperature (K)", 1.0, 500.0, step=1.0, key="chip_temp", attr="temperature_K",
        disabled=not chip.thermal_noise)
     d1, d2 = st.columns(2)
@@ -59,11 +64,13 @@ def nonidealities(chip: ChipSettings) -> None:
     a1, a2 = st.columns(2)
     _bits(chip, a1, "ADC bits", "adc_bits", "chip_adc_bits", "The read-out is digitised by an ADC of this resolution")
     _w(chip, a2.slider, "ADC range (± V)", 0.25, 8.0, step=0.25, key="chip_adc_range", attr="adc_range")
-    _w(chip, st.slider, "Sampling jitter σ (% of T)", 0.0, 20.0, step=0.5, key="chip_jitter", attr="jitter_pct",
-       help="The read-out instant moves by this spread")
+    _w(chip, st.slider, "Sampling jitter σ (% of T)", 0.0, 20.0, step=0.5, key="chip_jitter", attr="jitter",
+       help="The read-out instant moves by this spread", **_scaled(100))
     o1, o2 = st.columns(2)
-    _w(chip, o1.slider, "Input offset σ (mV)", 0.0, 300.0, step=5.0, key="chip_in_off", attr="input_offset_mV")
-    _w(chip, o2.slider, "Read-out offset σ (mV)", 0.0, 300.0, step=5.0, key="chip_out_off", attr="readout_offset_mV")
+    _w(chip, o1.slider, "Input offset σ (mV)", 0.0, 300.0, step=5.0, key="chip_in_off", attr="input_offset",
+       **_scaled(1000))
+    _w(chip, o2.slider, "Read-out offset σ (mV)", 0.0, 300.0, step=5.0, key="chip_out_off", attr="readout_offset",
+       **_scaled(1000))
 
 
 def instance(chip: ChipSettings, n_test: int) -> None:
@@ -87,7 +94,7 @@ def summary(chip: ChipSettings, hidden: set[str]) -> None:
         parts.append(f"{chip.cap_fF:g} fF nodes, {chip.current_uA:g} µA per current unit"
                      + (f", ±{chip.supply:g} V rails ({chip.rail_mode})" if chip.rails else ""))
     if "nonidealities" in hidden:
-        parts.append(f"device mismatch {chip.mismatch_pct:g} %, ADC "
+        parts.append(f"device mismatch {100 * chip.device_mismatch:g} %, ADC "
                      + ("off" if chip.adc_bits is None else f"{chip.adc_bits} bits"))
     if parts:
         st.caption("Fixed by the link: " + "; ".join(parts) + ".")

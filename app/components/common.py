@@ -26,10 +26,24 @@ def show_messages(messages: Messages) -> None:
         st.info(text)
 
 
-def classroom_caption(hidden: set[str], page: str) -> None:
-    shown = sorted(hidden & set(state.HIDE_GROUPS[page]))
+def page_header(session: state.Session, page: str, title: str, caption: str, messages: Messages | None = None) -> None:
+    """Title and what the page is for; then what the link could not set up, the messages left for
+    this run, and which control groups a classroom link hides here."""
+    st.header(title)
+    st.caption(caption)
+    link_message(session)
+    if messages is not None:
+        show_messages(messages)
+    shown = sorted(state.hidden(session) & set(state.HIDE_GROUPS.get(page, ())))
     if shown:
         st.caption(f"Classroom mode: the link hides {', '.join(shown)} controls.")
+
+
+def dataset(session: state.Session, messages: Messages):
+    """The session's dataset (None while drawn points are not one yet), with any fallback reported."""
+    state.ensure_data(session, messages)
+    show_messages(messages)
+    return session.data
 
 
 def share_link(query: dict[str, str], path: str, what: str) -> None:
@@ -42,3 +56,10 @@ def share_link(query: dict[str, str], path: str, what: str) -> None:
 def example_button(session: state.Session, messages: Messages, key: str, **kwargs) -> None:
     st.button("Load the trained moons example", key=key, on_click=state.load_example, args=(session, messages),
               icon=":material/upload_file:", **kwargs)
+
+
+def ensure_circuit(session: state.Session) -> None:
+    """Build the session's circuit from the set-up if there is none yet; say so when it falls back."""
+    problem = state.ensure_circuit(session)
+    if problem:
+        st.warning(problem)

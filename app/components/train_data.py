@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import state
-from components import train_controls
+from components import train_controls, train_io
 from kirchhoff_core import analysis
 from kirchhoff_core.datasets import DATASETS, load_points_csv
 from state import CUSTOM, Session, bound
@@ -67,9 +67,8 @@ def _dataset_settings(session: Session) -> None:
     bound(st.number_input, "Seed", 0, 2**32 - 1, key="train_seed", value=int(config.seed), on_set=train_controls.setter(session, "seed"))
     st.button("Regenerate", key="train_regen", on_click=_regenerate, args=(session,), help="New random draw (seed + 1)",
               width="stretch")
-    upload = st.file_uploader("Upload points (CSV with columns x1, x2, label)", type=["csv"], key="train_csv")
-    if upload is not None and upload.file_id not in session.train.seen_uploads:
-        session.train.seen_uploads.add(upload.file_id)
+    upload = train_io.new_upload(session, "Upload points (CSV with columns x1, x2, label)", ["csv"], "train_csv")
+    if upload is not None:
         try:
             d = load_points_csv(upload.getvalue(), config.test_fraction, config.seed)
         except ValueError as e:

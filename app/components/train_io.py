@@ -12,6 +12,15 @@ from kirchhoff_core import io as kio
 from state import Session
 
 
+def new_upload(session: Session, label: str, types: list[str], key: str):
+    """The file just uploaded to this box, once (later reruns do not load it again); else None."""
+    upload = st.file_uploader(label, type=types, key=key)
+    if upload is None or upload.file_id in session.train.seen_uploads:
+        return None
+    session.train.seen_uploads.add(upload.file_id)
+    return upload
+
+
 def model_json(session: Session) -> str:
     """The download: the circuit with the current (trained) parameters plus the run's settings and history."""
     t = session.trainer
@@ -34,9 +43,8 @@ def share_and_save(session: Session, query: dict[str, str]) -> None:
                            key="train_download")
         st.caption("Circuit with the current parameters, plus the training settings and history.")
     with io_cols[2]:
-        model_file = st.file_uploader("Load a model (JSON)", type=["json"], key="train_model_upload")
-        if model_file is not None and model_file.file_id not in session.train.seen_uploads:
-            session.train.seen_uploads.add(model_file.file_id)
+        model_file = new_upload(session, "Load a model (JSON)", ["json"], "train_model_upload")
+        if model_file is not None:
             try:
                 loaded = kio.loads_circuit(model_file.getvalue())
             except ValueError as e:

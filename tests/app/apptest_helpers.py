@@ -36,6 +36,15 @@ def open_page(path: str, query: dict[str, str] | None = None, setup: Callable[[S
     return at
 
 
+def after_one_epoch(path: str) -> AppTest:
+    """The app after one epoch on the Train page, switched to ``path``."""
+    at = open_page("app_pages/train.py")
+    at.button(key="train_step").click().run()
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def session(at: AppTest) -> Session:
     return at.session_state[SESSION_KEY]
 

@@ -9,7 +9,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from apptest_helpers import APP_DIR, chart, metric, open_page, session
+from apptest_helpers import after_one_epoch, chart, metric, open_page, session
 from apptest_helpers import plotly_array as array
 from streamlit.testing.v1 import AppTest
 
@@ -176,10 +176,5 @@ def test_energy_panel_spells_out_units(example):
 
 
 def test_uses_the_train_pages_model_when_there_is_one():
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/train.py").run()
-    at.button(key="train_step").click().run()
-    at.switch_page("app_pages/chip.py").run()
-    assert not at.exception
+    at = after_one_epoch("app_pages/chip.py")
     assert "trained on the Train page (epoch 1)" in " ".join(m.value for m in at.markdown)

@@ -104,7 +104,7 @@ def test_a_chip_setup_travels_in_the_link():
     at.number_input(key="chip_cap").set_value(30.0).run()
     assert not at.exception and not at.error, errors(at)
     query = dict(at.query_params)
-    assert query == {"example": "moons_trained", "chip.cap_fF": "30.0", "chip.mismatch_pct": "20.0",
+    assert query == {"example": "moons_trained", "chip.cap_fF": "30.0", "chip.device_mismatch": "0.2",
                      "chip.adc_bits": "3", "chip.chip_seed": "2", "chip.sample": "5", "chip.chips": "6"}
     other = open_page(CHIP, query)
     s = session(other)
@@ -114,7 +114,7 @@ def test_a_chip_setup_travels_in_the_link():
     for label in ("Chip accuracy", "Ideal accuracy", "Chip predicts", "Latency", "Energy per inference"):
         assert metric(other, label) == metric(at, label)
     np.testing.assert_array_equal(other.dataframe[0].value["read-out (V)"], at.dataframe[0].value["read-out (V)"])
-    assert any("chip.mismatch_pct=20.0" in c.value for c in other.code)
+    assert any("chip.device_mismatch=0.2" in c.value for c in other.code)
     # the settings survive leaving the page and coming back
     other.switch_page("app_pages/train.py").run()
     other.switch_page(CHIP).run()
@@ -122,13 +122,13 @@ def test_a_chip_setup_travels_in_the_link():
 
 
 def test_hide_removes_the_chip_groups():
-    query = {"hide": "mapping,nonidealities,montecarlo,io", "example": "moons_trained", "chip.mismatch_pct": "5.0"}
+    query = {"hide": "mapping,nonidealities,montecarlo,io", "example": "moons_trained", "chip.device_mismatch": "0.05"}
     at = open_page(CHIP, query)
     assert not keys(at) & CHIP_KEYS and not at.code
     assert {"chip_seed", "chip_idx"} <= keys(at)  # the chip instance and the test sample stay
     assert any("Fixed by the link" in c.value and "device mismatch 5 %" in c.value for c in at.caption)
     assert "Monte Carlo over chip instances" not in [s.value for s in at.subheader]
-    assert session(at).chip.settings.mismatch_pct == 5.0 and metric(at, "Latency") == "1 ns"
+    assert session(at).chip.settings.device_mismatch == 0.05 and metric(at, "Latency") == "1 ns"
     at = open_page(CHIP, {"hide": "montecarlo"})
     assert "chip_mc" not in keys(at) and {"chip_cap", "chip_mismatch"} <= keys(at)
 
@@ -143,8 +143,8 @@ def test_a_bad_part_of_a_link_falls_back_alone():
 
 
 def test_page_links_round_trip_every_setting():
-    chip = ChipSettings(cap_fF=12.5, rails=True, supply=0.8, rail_mode="soft", thermal_noise=True, noise_scale=30,
-                        dac_bits=6, adc_bits=None, jitter_pct=1.5, input_offset_mV=10.0, chips=50)
+    chip = ChipSettings(cap_fF=12.5, rails=True, supply=0.8, rail_mode="soft", thermal_noise=True, noise_scale=30.0,
+                        dac_bits=6, adc_bits=None, jitter=0.015, input_offset=0.01, chips=50)
     assert own_from_query("chip", page_to_query("chip", Config(), chip)) == chip
     gen = GenerateSettings(task="density", potential="U3").with_preset()
     assert own_from_query("generate", page_to_query("generate", Config(dataset="xor"), gen)) == gen
