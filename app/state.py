@@ -267,12 +267,18 @@ def ensure_circuit(session: Session) -> str | None:
         return _fallback(session, f"The circuit settings could not be used ({e})")
 
 
-def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE, dataset: str = "moons") -> None:
+EXAMPLE_NOTE = "Loaded the example **{name}**: {description}"
+
+
+def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE, dataset: str = "moons",
+                 note: str = EXAMPLE_NOTE) -> None:
     """Load a shipped example and the (default) data it was trained on; the Train page continues from
-    its parameters and the share link carries it (``?example=``)."""
+    its parameters and the share link carries it (``?example=``). ``note`` words the message
+    ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
+    path = examples().get(name)
     try:
-        circuit = kio.load_circuit(examples()[name])
-    except (KeyError, OSError, ValueError) as e:
+        circuit = kio.load_circuit(path)
+    except (TypeError, OSError, ValueError) as e:
         messages.error(f"Could not load the example {name}: {e}")
         return
     default = Config()
@@ -283,9 +289,8 @@ def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMP
     set_circuit(session, circuit)
     config.example = name
     session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
-    messages.note(f"Loaded the example **{circuit.name}** ({circuit.num_nodes} nodes, {circuit.num_devices} devices) "
-                  f"and the {dataset} data it was trained on. {circuit.meta.get('description', '')} The Train page "
-                  "continues from these parameters.")
+    messages.note(note.format(name=circuit.name, file=path.name, nodes=circuit.num_nodes, devices=circuit.num_devices,
+                              dataset=dataset, description=circuit.meta.get("description", "")))
 
 
 def ensure_data(session: Session, messages: Messages) -> None:

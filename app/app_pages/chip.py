@@ -14,7 +14,7 @@ import streamlit as st
 
 import state
 from components import chip_controls, chip_results
-from components.common import dataset, ensure_circuit, example_button, page_header, share_link
+from components.common import dataset, ensure_circuit, page_header, share_link
 
 session = state.get_session()
 page, chip = session.chip, session.chip.settings
@@ -35,14 +35,14 @@ data = dataset(session, page.messages)
 if data is None:
     st.warning(f"There is no dataset to run the chip on ({session.points_problem}). Pick a dataset or draw points "
                "on the Train page, or load the trained example.")
-    example_button(session, page.messages, "chip_load_example")
+    chip_results.example(session, page.messages)
     st.stop()
 if len(circuit.inputs) != data.n_features or len(circuit.outputs) != data.n_outputs:
     st.error(f"The circuit does not fit the data: {data.name} has {data.n_features} feature(s) and "
              f"{data.n_outputs} output(s), the circuit has {len(circuit.inputs)} input node(s) {circuit.inputs} and "
              f"{len(circuit.outputs)} read-out node(s) {circuit.outputs}. Fix the roles on the Train page, or load "
              "the trained example.")
-    example_button(session, page.messages, "chip_load_example")
+    chip_results.example(session, page.messages)
     st.stop()
 
 left, main = st.columns([1, 3.1], gap="medium")

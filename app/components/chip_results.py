@@ -29,6 +29,13 @@ MISMATCH_SWEEP = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 ADC_SWEEP = (2, 3, 4, 5, 6, 8, 10)
 CHIP_SOLVER = SolverConfig(rtol=1e-6, atol=1e-6, max_nfe=20_000, timeout_s=20.0)
 ERRORS = (ValueError, SolverError, RuntimeError)
+EXAMPLE_NOTE = ("Loaded the trained example {file} ({nodes} nodes, {devices} devices) and the {dataset} data it was "
+                "trained on. The Train page continues from these parameters.")
+
+
+def example(session: Session, messages) -> None:
+    """The button that loads the trained moons example (and its data)."""
+    example_button(session, messages, "chip_load_example", note=EXAMPLE_NOTE)
 
 
 @dataclass
@@ -88,7 +95,7 @@ def inference(session: Session, b: Bench, error: str | None) -> float:
     if is_cls and ideal < 1 / max(b.data.n_classes, 1) + 0.1:
         st.info("The ideal circuit is near chance on this data, so the chip has nothing to lose yet: train it "
                 "on the Train page, or load the trained example.")
-        example_button(session, b.page.messages, "chip_load_example")
+        example(session, b.page.messages)
     finite = np.concatenate([inf.volts[np.isfinite(inf.volts)], inf.ideal[np.isfinite(inf.ideal)]])
     v_range = cfg.supply if cfg.supply else float(max(np.abs(finite).max(), 1e-6))
     g1, g2 = st.columns([1, 1.15])

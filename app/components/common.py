@@ -53,9 +53,10 @@ def share_link(query: dict[str, str], path: str, what: str) -> None:
     st.code(base + ("?" + urlencode(query) if query else ""), language=None)
 
 
-def example_button(session: state.Session, messages: Messages, key: str, **kwargs) -> None:
-    st.button("Load the trained moons example", key=key, on_click=state.load_example, args=(session, messages),
-              icon=":material/upload_file:", **kwargs)
+def example_button(session: state.Session, messages: Messages, key: str, note: str = state.EXAMPLE_NOTE,
+                   **kwargs) -> None:
+    st.button("Load the trained moons example", key=key, on_click=state.load_example, icon=":material/upload_file:",
+              args=(session, messages), kwargs={"note": note}, **kwargs)
 
 
 def ensure_circuit(session: state.Session) -> None:
