@@ -150,10 +150,21 @@ class Session:
     def playing(self) -> bool:
         return self.train.run.playing
 
+    def _slot(self, page: str) -> tuple[Any, str]:
+        holder, attr = OWN_SLOTS[page]
+        return (self if holder is None else getattr(self, holder)), attr
+
     def own(self, page: str) -> Any:
-        """The settings a page adds to its share link."""
-        return {"generate": self.generate.settings, "chip": self.chip.settings, "trajectories": self.trajectories.choice,
-                "spice": self.spice.settings, "learn": self.learn}.get(page)
+        """The settings a page adds to its share link (None: the page has none of its own)."""
+        return getattr(*self._slot(page)) if page in OWN_SLOTS else None
+
+    def set_own(self, page: str, settings: Any) -> None:
+        setattr(*self._slot(page), settings)
+
+
+OWN_SLOTS = {"generate": ("generate", "settings"), "chip": ("chip", "settings"), "spice": ("spice", "settings"),
+             "trajectories": ("trajectories", "choice"), "learn": (None, "learn")}
+"""Where each page's own (linkable) settings live in the session."""
 
 
 def session_from_query(query: dict[str, str]) -> Session:
@@ -163,12 +174,9 @@ def session_from_query(query: dict[str, str]) -> Session:
         session.config = config_from_query(query)
     except ValueError as e:
         problems.append(str(e))
-    slots = {"generate": (session.generate, "settings"), "chip": (session.chip, "settings"),
-             "spice": (session.spice, "settings"), "trajectories": (session.trajectories, "choice"),
-             "learn": (session, "learn")}
-    for page, (holder, attr) in slots.items():
+    for page in OWN_SLOTS:
         try:
-            setattr(holder, attr, own_from_query(page, query))
+            session.set_own(page, own_from_query(page, query))
         except ValueError as e:
             problems.append(str(e))
     if problems:
