@@ -1,59 +1,125 @@
-"""Per-session playground state: one typed object in ``st.session_state``, shareable through the URL.
+"""This browser session's playground: one typed ``Session`` in ``st.session_state``, shareable by URL.
 
-The configuration (generator and its arguments, dataset, hyperparameters, classroom mode) is a
-small serialisable ``Config``; the circuit, the trainer and the run history are derived from it and
-live only in this session. ``config_to_query`` / ``config_from_query`` round-trip the configuration
-through ``st.query_params`` so that a copied link reproduces the set-up.
+The session owns the lifecycle every page relies on: the set-up (``settings.Config``, read from the
+link once), the circuit (generated, edited, or a loaded example), the dataset (one cached function),
+the Train page's trainer and its live run, and each page's own state as a typed dataclass
+(``session.generate``, ``session.chip``, ...). Nothing else in the app touches ``st.session_state``:
+pages bind widgets to these objects with ``bound`` and write their share link with ``publish``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
+import numpy as np
 import streamlit as st
 
+from bookkeeping import Memo, Messages
+from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import Circuit
-from kirchhoff_core.datasets import Dataset, make_dataset
+from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_dataset
 from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import preset_for
-from kirchhoff_core.solvers import SolverConfig
-from kirchhoff_core.train import TrainConfig, Trainer
+from kirchhoff_core.train import Trainer
+from live import LiveRun
+from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
+                      SpiceSettings, TrajectoryInput, config_from_query, config_to_query, examples, own_from_query,
+                      page_to_query)
 
 SESSION_KEY = "kirchhoff_playground"
-HIDEABLE = ("generator", "dataset", "hyperparameters", "solver", "editor", "io")
-"""Control groups a classroom link can hide (``?hide=solver,io``)."""
+CUSTOM = "custom"  # the dataset name of the user's own points
+TRAINED_EXAMPLE = "moons_trained"  # the trained circuit pages offer when theirs is untrained
+
+
+# --- each page's own state ------------------------------------------------------------------------
+
+@dataclass
+class TrainPage:
+    """The Train page: its live run of the session's trainer, caches and widget versions."""
+
+    run: LiveRun = field(default_factory=LiveRun)
+    messages: Messages = field(default_factory=Messages)
+    sig: tuple | None = None  # what the trainer was built from
+    mismatch: str | None = None  # why the circuit does not fit the data
+    snapshot: tuple | None = None  # (key, what the model computes over the input plane)
+    draw_version: int = 0  # bumped to give the drawing canvas and the points table fresh widgets
+    editor_version: int = 0
+    seen_uploads: set[str] = field(default_factory=set)
 
 
 @dataclass
-class Config:
-    """Everything a share link carries."""
+class GeneratePage:
+    """The Generate page: its settings, its own flow circuit and live run, and what it has computed."""
 
-    generator: str = "fully_connected"
-    generator_params: dict[str, Any] = field(default_factory=lambda: dict(preset_for("moons").params))
-    dataset: str = "moons"
-    n_samples: int = 500
-    noise: float | None = None
-    test_fraction: float = 0.2
-    seed: int = 0
-    lr: float = field(default_factory=lambda: preset_for("moons").train.lr)
-    optimizer: str = "adam"
-    batch_size: int = 32
-    weight_decay: float = 0.0
-    method: str = "dopri5"
-    tol: float = 1e-3
-    step_size: float | None = None
-    adjoint: bool = False
-    hide: list[str] = field(default_factory=list)
+    settings: GenerateSettings = field(default_factory=lambda: GenerateSettings().with_preset())
+    circuit: Circuit | None = None
+    run: LiveRun = field(default_factory=LiveRun)
+    messages: Messages = field(default_factory=Messages)
+    evals: list[tuple[int, float]] = field(default_factory=list)  # (step, held-out metric)
+    eval0: float | None = None
+    snapshot: tuple | None = None
+    snapshot_at: float = 0.0
+    animation: tuple | None = None
+    auto_animate: bool = False
+    want_animation: bool = False
+    had_steps: int = 0
+    field_slice: int = 1
 
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(lr=self.lr, optimizer=self.optimizer, batch_size=self.batch_size,
-                           weight_decay=self.weight_decay, seed=self.seed)
+    @property
+    def trainer(self):
+        return self.run.trainer
 
-    def solver_config(self) -> SolverConfig:
-        return SolverConfig(method=self.method, rtol=self.tol, atol=self.tol, step_size=self.step_size,
-                            adjoint=self.adjoint, max_nfe=20_000, timeout_s=20.0)
+    @property
+    def playing(self) -> bool:
+        return self.run.playing
+
+
+@dataclass
+class ChipPage:
+    settings: ChipSettings = field(default_factory=ChipSettings)
+    memo: Memo = field(default_factory=Memo)
+    mc: tuple | None = None  # (key, Monte Carlo result)
+    sweep: tuple | None = None  # (key, robustness curves, ADC range)
+    messages: Messages = field(default_factory=Messages)
+
+
+@dataclass
+class TrajectoriesPage:
+    choice: TrajectoryInput = field(default_factory=TrajectoryInput)
+    x: np.ndarray | None = None  # the input followed, from ``choice`` (or a click)
+    x_from: str = ""
+    shown_index: int = 0  # the test-set index field's value (kept while typed coordinates are followed)
+    pick_version: int = 0
+    memo: Memo = field(default_factory=lambda: Memo(12))
+    messages: Messages = field(default_factory=Messages)
+
+
+@dataclass
+class BuildPage:
+    flash: str | None = None
+    slice: int = 0
+    layout: str = "auto"
+    layout_seed: int = 0
+    iv_device: dict[int, int] = field(default_factory=dict)  # per slice
+    flow_pos: dict = field(default_factory=dict)  # canvas node positions
+    flow_fp: str | None = None
+    flow_state: Any = None
+    flow_seen: int | None = None
+    flow_error: str | None = None
+    table_nonce: int = 0
+    table_key: str = ""  # the live device editor's key (tests find it here)
+    upload_done: tuple = ()
+    upload_error: tuple | None = None
+
+
+@dataclass
+class SpicePage:
+    settings: SpiceSettings = field(default_factory=SpiceSettings)
+    result: tuple | None = None  # (circuit fingerprint, Comparison)
+    agreement: tuple | None = None  # (circuit fingerprint, (agreement, spice classes, torch classes))
+    messages: Messages = field(default_factory=Messages)
 
 
 @dataclass
@@ -63,113 +129,241 @@ class Session:
     config: Config = field(default_factory=Config)
     circuit: Circuit | None = None
     data: Dataset | None = None
+    data_key: tuple | None = None
+    points_problem: str | None = None  # why the drawn points are not a dataset yet
     custom_points: list[tuple[float, float, int]] = field(default_factory=list)
-    trainer: Trainer | None = None
-    playing: bool = False
-    message: str | None = None  # last error to show, e.g. a circuit that blew up
+    points_version: int = 0
+    message: str | None = None  # from the link, shown once by the first page
+    train: TrainPage = field(default_factory=TrainPage)
+    generate: GeneratePage = field(default_factory=GeneratePage)
+    chip: ChipPage = field(default_factory=ChipPage)
+    trajectories: TrajectoriesPage = field(default_factory=TrajectoriesPage)
+    build: BuildPage = field(default_factory=BuildPage)
+    spice: SpicePage = field(default_factory=SpicePage)
+    learn: LearnSettings = field(default_factory=LearnSettings)
+
+    @property
+    def trainer(self) -> Trainer | None:
+        return self.train.run.trainer
+
+    @property
+    def playing(self) -> bool:
+        return self.train.run.playing
+
+    def _slot(self, page: str) -> tuple[Any, str]:
+        holder, attr = OWN_SLOTS[page]
+        return (self if holder is None else getattr(self, holder)), attr
+
+    def own(self, page: str) -> Any:
+        """The settings a page adds to its share link (None: the page has none of its own)."""
+        return getattr(*self._slot(page)) if page in OWN_SLOTS else None
+
+    def set_own(self, page: str, settings: Any) -> None:
+        setattr(*self._slot(page), settings)
+
+
+OWN_SLOTS = {"generate": ("generate", "settings"), "chip": ("chip", "settings"), "spice": ("spice", "settings"),
+             "trajectories": ("trajectories", "choice"), "learn": (None, "learn")}
+"""Where each page's own (linkable) settings live in the session."""
+
+
+def session_from_query(query: dict[str, str]) -> Session:
+    """A new session set up from a link; a part it cannot use keeps its defaults, with a message."""
+    session, problems = Session(), []
+    try:
+        session.config = config_from_query(query)
+    except ValueError as e:
+        problems.append(str(e))
+    for page in OWN_SLOTS:
+        try:
+            session.set_own(page, own_from_query(page, query))
+        except ValueError as e:
+            problems.append(str(e))
+    if problems:
+        session.message = f"The link's settings could not be used ({'; '.join(problems)}); starting from the defaults."
+    return session
 
 
 def get_session() -> Session:
     """This browser session's state (created on first use, restored from the URL once)."""
     if SESSION_KEY not in st.session_state:
-        session = Session()
-        try:
-            session.config = config_from_query(dict(st.query_params))
-        except ValueError as e:
-            session.message = f"The link's settings could not be used ({e}); starting from the defaults."
-        st.session_state[SESSION_KEY] = session
+        st.session_state[SESSION_KEY] = session_from_query(dict(st.query_params))
     return st.session_state[SESSION_KEY]
 
 
+def publish(session: Session, page: str) -> dict[str, str]:
+    """Keep the address bar in step with the page's settings, so reloading or copying it reproduces
+    the set-up. Returns the query (the page's share link)."""
+    query = page_to_query(page, session.config, session.own(page))
+    if {k: v for k, v in st.query_params.items()} != query:
+        st.query_params.from_dict(query)
+    return query
+
+
+def hidden(session: Session) -> set[str]:
+    """The control groups the classroom link hides."""
+    return set(session.config.hide)
+
+
+# --- widgets bound to the session --------------------------------------------------------------------
+
+def sync(key: str, value: Any) -> None:
+    """Show ``value`` in the widget ``key`` (the session is the source of truth, and Streamlit drops a
+    widget's value when its page is left)."""
+    if st.session_state.get(key, object()) != value:
+        st.session_state[key] = value
+
+
+def _changed(key: str, on_set: Callable[[Any], None]) -> None:
+    on_set(st.session_state[key])
+
+
+def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set: Callable[[Any], None],
+          **kwargs: Any) -> Any:
+    """``widget(label, *args, key=key, ...)`` showing ``value``; a change calls ``on_set(new value)``
+    before the next run. Never give such a widget a default of its own."""
+    sync(key, value)
+    return widget(label, *args, key=key, on_change=_changed, args=(key, on_set), **kwargs)
+
+
+# --- circuit -> dataset -> trainer -----------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_dataset(name: str, n_samples: int, noise: float | None, test_fraction: float, seed: int) -> Dataset:
+    """The one dataset function of the app: shared by every page and session (datasets are pure)."""
+    return make_dataset(name, n_samples=n_samples, noise=noise, test_fraction=test_fraction, seed=seed)
+
+
 def dataset_for(config: Config) -> Dataset:
-    return make_dataset(config.dataset, n_samples=config.n_samples, noise=config.noise,
-                        test_fraction=config.test_fraction, seed=config.seed)
+    return cached_dataset(config.dataset, config.n_samples, config.noise, config.test_fraction, config.seed)
 
 
-def set_circuit(session: Session, circuit: Circuit) -> None:
-    """Make ``circuit`` this session's circuit; a trainer built for the previous one is dropped."""
+def set_circuit(session: Session, circuit: Circuit, keep_run: bool = False) -> None:
+    """Make ``circuit`` the session's circuit (no longer a shipped example). A new circuit stops and
+    drops the trainer; an edit made on the Train page (``keep_run``) leaves it for ``ensure_trainer``,
+    which rebuilds it and says training restarted."""
     session.circuit = circuit
-    session.trainer = None
-    session.playing = False
+    session.config.example = None
+    if not keep_run:
+        session.train.run.replace(None)
+
+
+def _fallback(session: Session, reason: str) -> str:
+    config = session.config
+    preset = preset_for(config.dataset if config.dataset in DATASETS else "moons")
+    config.generator, config.generator_params, config.example = preset.generator, dict(preset.params), None
+    session.circuit = generate(preset.generator, **preset.params)
+    return f"{reason}; using the default circuit for {config.dataset!r} instead."
 
 
 def ensure_circuit(session: Session) -> str | None:
-    """Build the circuit from the configuration when there is none yet. Returns an error message
-    when the configured generator fails (the default set-up is used instead), else None."""
+    """Build the circuit from the set-up (the example, else the generator) when there is none yet.
+    Returns a message when that fails and the dataset's default circuit is used instead."""
     if session.circuit is not None:
         return None
+    config = session.config
+    if config.example is not None:
+        try:
+            session.circuit = kio.load_circuit(examples()[config.example])
+            return None
+        except (KeyError, OSError, ValueError) as e:
+            return _fallback(session, f"The example {config.example!r} could not be loaded ({e})")
     try:
-        set_circuit(session, generate(session.config.generator, **session.config.generator_params))
+        session.circuit = generate(config.generator, **config.generator_params)
         return None
     except (ValueError, TypeError) as e:  # CircuitError is a ValueError
-        default = Config()
-        session.config.generator, session.config.generator_params = default.generator, default.generator_params
-        set_circuit(session, generate(default.generator, **default.generator_params))
-        return f"The configured circuit could not be generated ({e}); using the default circuit."
+        return _fallback(session, f"The circuit settings could not be used ({e})")
 
 
-# --- URL round trip ------------------------------------------------------------------------------
-
-_SHORT = {"generator": "gen", "generator_params": "gp", "dataset": "ds", "n_samples": "n", "noise": "noise",
-          "test_fraction": "test", "seed": "seed", "lr": "lr", "optimizer": "opt", "batch_size": "bs",
-          "weight_decay": "wd", "method": "solver", "tol": "tol", "step_size": "dt", "adjoint": "adjoint",
-          "hide": "hide"}
+EXAMPLE_NOTE = "Loaded the example **{name}**: {description}"
 
 
-def config_to_query(config: Config) -> dict[str, str]:
-    """Only the settings that differ from the defaults, as short query parameters."""
-    default = asdict(Config())
-    out = {}
-    for key, value in asdict(config).items():
-        if value == default[key]:
-            continue
-        if key == "generator_params":
-            out[_SHORT[key]] = json.dumps(value, separators=(",", ":"))
-        elif key == "hide":
-            out[_SHORT[key]] = ",".join(value)
+def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE, dataset: str = "moons",
+                 note: str = EXAMPLE_NOTE) -> None:
+    """Load a shipped example and the (default) data it was trained on; the Train page continues from
+    its parameters and the share link carries it (``?example=``). ``note`` words the message
+    ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
+    path = examples().get(name)
+    try:
+        circuit = kio.load_circuit(path)
+    except (TypeError, OSError, ValueError) as e:
+        messages.error(f"Could not load the example {name}: {e}")
+        return
+    default = Config()
+    config = session.config
+    config.dataset, config.n_samples, config.noise = dataset, default.n_samples, None
+    config.test_fraction, config.seed = default.test_fraction, default.seed
+    config.generator, config.generator_params = default.generator, dict(default.generator_params)
+    set_circuit(session, circuit)
+    config.example = name
+    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+    messages.note(note.format(name=circuit.name, file=path.name, nodes=circuit.num_nodes, devices=circuit.num_devices,
+                              dataset=dataset, description=circuit.meta.get("description", "")))
+
+
+def ensure_data(session: Session, messages: Messages) -> None:
+    """``session.data`` follows the dataset settings; a bad setting falls back to the defaults with a
+    message. Drawn points that are not a dataset yet leave it None (``session.points_problem`` says why)."""
+    config = session.config
+    if config.dataset != CUSTOM and config.dataset not in DATASETS:
+        messages.error(f"Dataset: unknown name {config.dataset!r}; choose one of {', '.join(DATASETS)}. "
+                       "Showing moons instead.")
+        config.dataset = "moons"
+    custom = config.dataset == CUSTOM
+    key = ((CUSTOM, session.points_version, config.test_fraction, config.seed) if custom else
+           (config.dataset, config.n_samples, config.noise, config.test_fraction, config.seed))
+    if key == session.data_key and (session.data is not None or custom):
+        return
+    session.data_key = key
+    try:
+        if custom:
+            session.points_problem = None
+            session.data = points_to_dataset(session.custom_points, config.test_fraction, config.seed)
         else:
-            out[_SHORT[key]] = str(value)
-    return out
+            session.data = cached_dataset(*key)
+    except ValueError as e:
+        if custom:
+            session.points_problem, session.data = str(e), None
+            return
+        defaults = Config()
+        messages.error(f"Dataset settings could not be used ({e}); back to the defaults for {config.dataset!r}.")
+        config.n_samples, config.noise = defaults.n_samples, None
+        config.test_fraction, config.seed = defaults.test_fraction, defaults.seed
+        session.data_key = (config.dataset, config.n_samples, None, config.test_fraction, config.seed)
+        session.data = cached_dataset(*session.data_key)
 
 
-def config_from_query(query: dict[str, str]) -> Config:
-    """Inverse of ``config_to_query``; a malformed value raises ValueError naming the parameter."""
-    values: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(Config)}
-    reverse = {v: k for k, v in _SHORT.items()}
-    for short, text in query.items():
-        key = reverse.get(short)
-        if key is None:
-            continue
+def set_points(session: Session, points: list[tuple[float, float, int]]) -> None:
+    """Replace the user's own points (the dataset follows on the next ``ensure_data``)."""
+    session.custom_points = points
+    session.points_version += 1
+
+
+def ensure_trainer(session: Session, messages: Messages) -> None:
+    """Rebuild the trainer when anything but the learning rate changed (that restarts at epoch 0)."""
+    config, page = session.config, session.train
+    tc, sc = config.train_config(), config.solver_config()
+    sig = (session.circuit, session.data, (tc.optimizer, tc.batch_size, tc.weight_decay, tc.seed),
+           (sc.method, sc.rtol, sc.atol, sc.step_size, sc.adjoint, sc.max_nfe))
+    old = page.sig
+    same = old is not None and old[0] is sig[0] and old[1] is sig[1] and old[2:] == sig[2:]
+    if same and (page.run.trainer is not None or page.mismatch or session.data is None):
+        return
+    page.sig, page.mismatch, page.snapshot = sig, None, None
+    trainer = None
+    if session.data is not None:
         try:
-            values[key] = _parse(key, str(text), types[key])
-        except (ValueError, TypeError, json.JSONDecodeError):
-            raise ValueError(f"{short}={text!r}") from None
-    if "generator" in values and "generator_params" not in values:
-        values["generator_params"] = {}
-    config = Config(**values)
-    bad = [h for h in config.hide if h not in HIDEABLE]
-    if bad:
-        raise ValueError(f"hide: unknown control group(s) {bad}; choose from {list(HIDEABLE)}")
-    config.train_config()  # validate hyperparameters now, not at the first training step
-    config.solver_config()
-    return config
+            trainer = Trainer(KirchhoffNet(session.circuit, sc), session.data, tc)
+        except ValueError as e:
+            page.mismatch = str(e)
+    had = page.run.replace(trainer)
+    if had and old is not None:
+        messages.note(f"The set-up changed, so training restarted from epoch 0 (it was at epoch {had}).")
 
 
-def _parse(key: str, text: str, annotation: str) -> Any:
-    if key == "generator_params":
-        value = json.loads(text)
-        if not isinstance(value, dict):
-            raise ValueError
-        return value
-    if key == "hide":
-        return [h for h in text.split(",") if h]
-    if annotation.startswith("bool"):
-        if text not in ("True", "False", "true", "false", "1", "0"):
-            raise ValueError
-        return text in ("True", "true", "1")
-    if annotation.startswith("int"):
-        return int(text)
-    if annotation.startswith("float"):
-        return None if text == "None" else float(text)
-    return text
+def current_circuit(session: Session) -> tuple[Circuit, int]:
+    """The circuit as trained so far on the Train page (a snapshot), and its epochs; else as built."""
+    trainer = session.trainer
+    if trainer is not None:
+        return trainer.model.to_circuit(), trainer.epoch
+    return session.circuit, 0

@@ -156,8 +156,11 @@ class SolverHealth:
     warning: str | None
 
 
-def solver_health(record, steps: int, cap: int, warn_fraction: float = 0.5) -> SolverHealth:
-    """Summarise an EpochRecord against the solver's ``max_nfe`` cap (warn above ``warn_fraction``)."""
+def solver_health(record, steps: int, cap: int, warn_fraction: float = 0.5,
+                  reject_fraction: float = 0.2) -> SolverHealth:
+    """Summarise a step record (an epoch's, or one optimiser step's) against the solver's ``max_nfe``
+    cap: warn above ``warn_fraction`` of it, or when the adaptive steps thrown away exceed
+    ``reject_fraction`` of the forward evaluations (both signs of a circuit getting stiff)."""
     if cap < 1 or steps < 1:
         raise ValueError(f"cap and steps must be >= 1, got cap={cap}, steps={steps}")
     frac = record.max_nfe_per_solve / cap
@@ -166,6 +169,9 @@ def solver_health(record, steps: int, cap: int, warn_fraction: float = 0.5) -> S
         warning = (f"the largest single solve used {record.max_nfe_per_solve} of the {cap} evaluations "
                    f"allowed ({frac:.0%}); the circuit is getting stiff — lower the learning rate or the "
                    "read-out time, loosen the tolerance, or use a fixed-step solver before it hits the cap")
+    elif record.rejected_steps > reject_fraction * max(record.nfe_forward, 1):
+        warning = (f"the solver threw away {record.rejected_steps} steps for {record.nfe_forward} forward "
+                   "evaluations; the circuit is getting stiff — lower the learning rate or loosen the tolerance")
     return SolverHealth(record.nfe_forward / steps, record.nfe_backward / steps, int(record.rejected_steps),
                         int(record.max_nfe_per_solve), int(cap), float(frac), warning)
 

@@ -13,6 +13,7 @@ every slice, so a per-node capacitance list covers the widest slice.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
@@ -148,6 +149,32 @@ class Circuit:
         cap = list(self.capacitance) if isinstance(self.capacitance, (list, tuple, np.ndarray)) else self.capacitance
         return replace(self, slices=[s.copy() for s in self.slices], inputs=list(self.inputs),
                        outputs=list(self.outputs), capacitance=cap, meta=dict(self.meta))
+
+    def fingerprint(self, slice_index: int | None = None, params: bool = True) -> str:
+        """A short hash: equal circuits give equal text, any change to structure, roles, timing,
+        capacitance or (with ``params``) parameters gives another. ``slice_index`` hashes one slice
+        plus the circuit-wide fields. Caches and editors key on it, since a trained circuit is a new
+        object with every snapshot while an edit may keep the object's identity."""
+        h = hashlib.blake2b(digest_size=10)
+        cap = np.asarray(self.capacitance, dtype=np.float64)
+        h.update(repr((int(self.num_nodes), list(self.inputs), list(self.outputs), self.resize, self.name,
+                       cap.tolist(), self.durations, [s.num_nodes for s in self.slices],
+                       self.meta.get("generator"), self.meta.get("params"))).encode())
+        for s in self.slices if slice_index is None else [self.slices[slice_index]]:
+            for arr in (s.src, s.dst, *([s.params] if params else [])):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            h.update("\0".join(s.kind.tolist()).encode())
+        return h.hexdigest()
+
+    def node_pairs(self, slice_index: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Undirected node pairs (a < b; a = 0 is ground) joined by devices, with their device counts,
+        over one slice or all slices: what a drawing wires, whatever the direction or multiplicity."""
+        slices = self.slices if slice_index is None else [self.slices[slice_index]]
+        src = np.concatenate([s.src for s in slices]).astype(np.int64)
+        dst = np.concatenate([s.dst for s in slices]).astype(np.int64)
+        base = int(max(src.max(initial=0), dst.max(initial=0))) + 1
+        codes, counts = np.unique(np.minimum(src, dst) * base + np.maximum(src, dst), return_counts=True)
+        return codes // base, codes % base, counts
 
     # --- validation ------------------------------------------------------------------------------
     def validate(self) -> "Circuit":

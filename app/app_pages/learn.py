@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
+import state
+from components.common import ensure_circuit, page_header
 from kirchhoff_core.circuit import node_role
-from kirchhoff_core.generators import generate
-from kirchhoff_core.presets import preset_for
-from state import get_session
+from state import bound
 from views import learn_views as lv
 
-session = get_session()
-config = session.config
+session = state.get_session()
+choice = session.learn
 
-st.header("Learn")
-st.caption("How a circuit of capacitors and nonlinear devices becomes a neural network.")
-
-if session.circuit is None:
-    try:
-        session.circuit = generate(config.generator, **config.generator_params)
-    except (ValueError, TypeError) as e:
-        st.error(f"The circuit settings could not be used ({e}); showing the default circuit.")
-        preset = preset_for("moons")
-        session.circuit = generate(preset.generator, **preset.params)
-
-if session.trainer is not None:
-    circuit = session.trainer.model.to_circuit()
-    source = f"your circuit with the parameters trained so far (epoch {session.trainer.epoch})"
-else:
-    circuit = session.circuit
-    source = "your circuit's current (untrained) parameters"
+page_header(session, "learn", "Learn", "How a circuit of capacitors and nonlinear devices becomes a neural network.")
+ensure_circuit(session)
+circuit, epochs = state.current_circuit(session)
+source = (f"your circuit with the parameters trained so far (epoch {epochs})" if session.trainer is not None
+          else "your circuit's current (untrained) parameters")
 
 st.subheader("Kirchhoff's current law is the forward pass")
 st.markdown("Every node $n$ has a capacitor $C_n$ to ground. The charge on it changes by whatever current flows in "
@@ -42,12 +30,14 @@ st.markdown("Stack all nodes and this is an ordinary differential equation $C\\,
 
 st.markdown(f"**Your circuit, one node at a time** — {source}:")
 cols = st.columns([1, 1, 3])
-slice_index = 0
+slice_index = min(choice.slice, len(circuit.slices) - 1)
 if len(circuit.slices) > 1:
-    slice_index = cols[1].number_input("Slice", 0, len(circuit.slices) - 1, 0, key="learn_slice")
+    slice_index = bound(cols[1].number_input, "Slice", 0, len(circuit.slices) - 1, key="learn_slice",
+                        value=slice_index, on_set=lambda v: setattr(choice, "slice", int(v)))
 width = circuit.width(slice_index)
-node = cols[0].selectbox("Node", list(range(1, width + 1)), key="learn_node",
-                         format_func=lambda n: f"{n} ({node_role(n, circuit.inputs, circuit.outputs)})")
+node = bound(cols[0].selectbox, "Node", list(range(1, width + 1)), key="learn_node", value=min(choice.node, width),
+             on_set=lambda v: setattr(choice, "node", int(v)),
+             format_func=lambda n: f"{n} ({node_role(n, circuit.inputs, circuit.outputs)})")
 st.latex(lv.kcl_latex(circuit, slice_index, node))
 into, out = lv.node_terms(circuit, slice_index, node)
 st.caption(f"Node {node}: {len(into)} device(s) push current in, {len(out)} draw current out. "
@@ -83,3 +73,4 @@ st.markdown(f"""
 
 st.subheader("Device families")
 st.markdown(lv.device_table_markdown())
+state.publish(session, "learn")

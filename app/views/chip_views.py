@@ -16,6 +16,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from kirchhoff_core.chip import Inference, codes_to_volts
+from views.animation import add_animation
 
 DIVERGING = [[0.0, "#f59322"], [0.5, "#e8eaeb"], [1.0, "#0877bd"]]
 DIE_FILL = "#2b3a42"
@@ -83,18 +84,18 @@ def _frame_indices(n_points: int, max_frames: int) -> list[int]:
     return idx.tolist()
 
 
-def die_figure(times_ns: np.ndarray, volts: np.ndarray, pairs: Sequence[tuple[int, int, int]],
-               inputs: Sequence[int], outputs: Sequence[int], v_range: float | None = None,
-               ground_devices: dict[int, int] | None = None, max_frames: int = 60,
+def die_figure(times_ns: np.ndarray, volts: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+               inputs: Sequence[int], outputs: Sequence[int], v_range: float | None = None, max_frames: int = 60,
                height: int = 470) -> go.Figure:
     """The circuit laid out as a die: pads (nodes) coloured by voltage, wires (devices between node
-    pairs; ``pairs`` = (a, b, device count)), stubs to the ground rail for nodes with devices to ground,
+    pairs; ``pairs`` = ``Circuit.node_pairs()``: arrays a < b and device counts, a = 0 for ground), stubs
+    to the ground rail for nodes with devices to ground,
     DAC and ADC blocks beside the input and read-out pads. Plotly frames animate the pad colours over
     physical time (play / pause and a time slider play in the browser). The colour range is fixed
     (``v_range`` or the largest |v|), so colours are comparable between frames."""
     n_nodes = volts.shape[1]
     pos = die_layout(n_nodes, inputs, outputs)
-    ground_devices = ground_devices or {}
+    ground_devices = [int(b) for a, b in zip(*pairs[:2]) if a == 0]
     finite = volts[np.isfinite(volts)]
     lim = float(v_range) if v_range else float(max(np.abs(finite).max() if finite.size else 1.0, 1e-6))
     fig = go.Figure()
@@ -112,9 +113,9 @@ def die_figure(times_ns: np.ndarray, volts: np.ndarray, pairs: Sequence[tuple[in
     # wires between pads
     wx: list = []
     wy: list = []
-    drawn = [p for p in pairs if p[0] in pos and p[1] in pos]
+    drawn = [(int(a), int(b)) for a, b in zip(*pairs[:2]) if a in pos and b in pos]
     if len(drawn) <= MAX_WIRES:
-        for a, b, _ in drawn:
+        for a, b in drawn:
             xs, ys = _wire(pos[a], pos[b])
             wx += xs + [None]
             wy += ys + [None]
@@ -172,29 +173,17 @@ def die_figure(times_ns: np.ndarray, volts: np.ndarray, pairs: Sequence[tuple[in
     pad_trace = len(fig.data) - 1
     fig.frames = [go.Frame(name=f"{times_ns[k]:.4g}", traces=[pad_trace],
                            data=[go.Scatter(marker=pad_marker(k), hovertext=hover(k))]) for k in frames_at]
-    names = [f.name for f in fig.frames]
-    steps = [dict(method="animate", label=f"{times_ns[k]:.2f}",
-                  args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                     transition=dict(duration=0))]) for k, name in zip(frames_at, names)]
     fig.update_layout(
         height=height, margin=dict(l=4, r=4, t=34, b=96), plot_bgcolor="white",
         title=dict(text="Die: pads coloured by node voltage", font=dict(size=13)),
         xaxis=dict(range=[-0.08, 1.08], visible=False, fixedrange=True),
-        yaxis=dict(range=[-0.02, 1.02], visible=False, scaleanchor="x", fixedrange=True),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top",
-                          pad=dict(t=0, r=4), showactive=False, font=dict(size=11), buttons=[
-                              dict(label="▶ Play", method="animate",
-                                   args=[names, dict(mode="immediate", fromcurrent=False,
-                                                     frame=dict(duration=80, redraw=False),
-                                                     transition=dict(duration=0))]),
-                              dict(label="❚❚ Pause", method="animate",
-                                   args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                                      transition=dict(duration=0))])])],
-        sliders=[dict(active=len(steps) - 1, x=0.0, y=-0.02, len=1.0, xanchor="left", yanchor="top",
-                      pad=dict(t=34, b=0, l=0, r=0), ticklen=3, font=dict(size=8, color="rgba(0,0,0,0)"),
-                      currentvalue=dict(prefix="t = ", suffix=" ns", xanchor="right", offset=6,
-                                        font=dict(size=12)),
-                      steps=steps)])
+        yaxis=dict(range=[-0.02, 1.02], visible=False, scaleanchor="x", fixedrange=True))
+    add_animation(fig, [f.name for f in fig.frames], [f"{times_ns[k]:.2f}" for k in frames_at], frame_ms=80,
+                  play_label="▶ Play", pause_label="❚❚ Pause", from_start=True, active=len(frames_at) - 1,
+                  menu=dict(pad=dict(t=0, r=4), font=dict(size=11)),
+                  slider=dict(pad=dict(t=34, b=0, l=0, r=0), ticklen=3, font=dict(size=8, color="rgba(0,0,0,0)"),
+                              currentvalue=dict(prefix="t = ", suffix=" ns", xanchor="right", offset=6,
+                                                font=dict(size=12))))
     return fig
 
 

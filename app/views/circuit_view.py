@@ -10,7 +10,6 @@ summary figure instead (devices per kind, node degrees).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -33,29 +32,6 @@ ROLE_STYLE = {  # role -> (legend label, colour)
     "hidden": ("hidden node", "#7f7f7f"),
 }
 SIGN_STYLE = {1: ("mean p0 > 0", "#1f77b4"), -1: ("mean p0 < 0", "#d62728"), 0: ("mean p0 = 0", "#b0b0b0")}
-
-
-# --- identity ------------------------------------------------------------------------------------
-
-def circuit_fingerprint(circuit: Circuit, slice_index: int | None = None, params: bool = True) -> str:
-    """A short hash of the circuit (or of one slice plus the node roles): equal circuits, equal text.
-
-    Pages use it to key widgets and caches, so an editor resets exactly when the circuit changes.
-    """
-    h = hashlib.blake2b(digest_size=10)
-    cap = circuit.capacitance
-    h.update(repr((int(circuit.num_nodes), list(circuit.inputs), list(circuit.outputs), circuit.resize,
-                   circuit.name, cap if not isinstance(cap, (list, tuple, np.ndarray)) else list(cap),
-                   circuit.durations, [s.num_nodes for s in circuit.slices],
-                   circuit.meta.get("generator"), circuit.meta.get("params"))).encode())
-    slices = circuit.slices if slice_index is None else [circuit.slices[slice_index]]
-    for s in slices:
-        h.update(np.ascontiguousarray(s.src).tobytes())
-        h.update(np.ascontiguousarray(s.dst).tobytes())
-        h.update("\0".join(s.kind.tolist()).encode())
-        if params:
-            h.update(np.ascontiguousarray(s.params).tobytes())
-    return h.hexdigest()
 
 
 # --- aggregation ---------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from views.animation import add_animation
+
 DENSITY_SCALE = [[0.0, "#ffffff"], [0.25, "#c6dbef"], [0.6, "#0877bd"], [1.0, "#08306b"]]
 """White (zero density) through the house blue to dark blue."""
 SAMPLE_COLOUR = "#f59322"
@@ -183,23 +185,11 @@ def flow_animation_figure(xs: np.ndarray, ys: np.ndarray, times: Sequence[float]
     fig = go.Figure(data=traces(0), frames=[
         go.Frame(data=traces(j), name=str(j), traces=[0, 1, 2], layout=dict(title=dict(text=title(j))))
         for j in range(k)])
-    play = dict(label="Play", method="animate",
-                args=[None, dict(frame=dict(duration=frame_ms, redraw=True), fromcurrent=True,
-                                 transition=dict(duration=0), mode="immediate")])
-    pause = dict(label="Pause", method="animate",
-                 args=[[None], dict(frame=dict(duration=0, redraw=True), mode="immediate",
-                                    transition=dict(duration=0))])
-    steps = [dict(method="animate", label=f"{t:.2f}",
-                  args=[[str(j)], dict(frame=dict(duration=0, redraw=True), mode="immediate",
-                                       transition=dict(duration=0))]) for j, t in enumerate(times)]
     # Buttons and slider sit below the x tick labels (plotly's own animation layout: y = 0, padded down).
-    fig.update_layout(
-        title=dict(text=title(0), font_size=14), height=height, margin=dict(l=8, r=8, t=40, b=96),
-        plot_bgcolor="#ffffff",
-        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0.0, xanchor="left", y=0,
-                          yanchor="top", pad=dict(t=58, r=8), buttons=[play, pause])],
-        sliders=[dict(active=0, steps=steps, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=36, b=0),
-                      currentvalue=dict(prefix="t = ", font=dict(size=12)), transition=dict(duration=0))])
+    fig.update_layout(title=dict(text=title(0), font_size=14), height=height, margin=dict(l=8, r=8, t=40, b=96),
+                      plot_bgcolor="#ffffff")
+    add_animation(fig, [str(j) for j in range(k)], [f"{t:.2f}" for t in times], redraw=True, frame_ms=frame_ms, y=0,
+                  menu=dict(pad=dict(t=58, r=8)), slider=dict(x=0.2, len=0.8, pad=dict(t=36, b=0)))
     _fix_axes(fig, box)
     fig.update_yaxes(scaleanchor="x")
     return fig

@@ -15,15 +15,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from views.animation import add_animation
 from views.circuit_view import ROLE_STYLE
 from views.train_views import DIVERGING, class_colour
 
 EDGE_LEVELS = ("#cfd8e3", "#9fb3c8", "#6b8cb0", "#3a6593", "#0b3c73")
 """Edge colours from the weakest to the strongest net current (one line trace per level)."""
-FRAME_MS = 90
-REDRAW_FRAME_MS = 250
-"""Frames that redraw (heatmaps) need longer: at 90 ms headless chromium never finished one and the
-heatmap stayed blank until the animation stopped."""
 
 
 def _finite_range(values: np.ndarray, pad: float = 0.06, floor: float = 1e-6) -> tuple[float, float]:
@@ -85,27 +82,6 @@ class AnimatedFigure(go.Figure):
 
 def _frames(names: Sequence[str], data: Sequence[list[dict]], traces: list[int]) -> list[dict]:
     return [{"name": n, "data": d, "traces": traces} for n, d in zip(names, data)]
-
-
-def add_animation(fig: go.Figure, names: Sequence[str], labels: Sequence[str], redraw: bool = False,
-                  frame_ms: int | None = None, prefix: str = "t = ", y: float = -0.02) -> None:
-    """A Play / Pause menu and a slider over the frames named ``names``, under the plot."""
-    frame_ms = frame_ms or (REDRAW_FRAME_MS if redraw else FRAME_MS)
-    play = dict(frame=dict(duration=frame_ms, redraw=redraw), fromcurrent=True, transition=dict(duration=0),
-                mode="immediate")
-    pause = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
-    fig.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", showactive=False, x=0.0, y=y, xanchor="left",
-                          yanchor="top", pad=dict(t=8, r=8),
-                          buttons=[dict(label="Play", method="animate", args=[None, play]),
-                                   dict(label="Pause", method="animate", args=[[None], pause])])],
-        # The slider starts 135 px in (not at a fraction of the width), so the buttons never cover it.
-        sliders=[dict(active=0, x=0.0, y=y, len=1.0, xanchor="left", yanchor="top", pad=dict(t=0, b=0, l=135),
-                      currentvalue=dict(prefix=prefix, font=dict(size=12)), transition=dict(duration=0),
-                      steps=[dict(method="animate", label=lab,
-                                  args=[[n], dict(frame=dict(duration=0, redraw=redraw), mode="immediate",
-                                                  transition=dict(duration=0))])
-                             for n, lab in zip(names, labels)])])
 
 
 # --- picking an input ------------------------------------------------------------------------------

@@ -93,3 +93,13 @@ def flow_preset(name: str) -> FlowPreset:
             raise ValueError(f"unknown target {name!r}; choose a data set {sorted(TARGETS)} "
                              f"or a potential {sorted(POTENTIALS)}") from None
     return FLOW_PRESETS[key]
+
+
+def flow_repeats(circuit: Circuit) -> tuple[int, int] | None:
+    """[r, r] of a symmetric fully connected 2-node + ground flow circuit (its first slice has
+    6 (r0 + r1) devices: r0 one way and r1 the other between each of the three node pairs), else None.
+    What the Generate page's "devices per pair" shows for a loaded circuit."""
+    if circuit.num_nodes != 2 or circuit.width(0) != 2:
+        return None
+    r, rest = divmod(circuit.slices[0].num_devices, 12)
+    return (r, r) if r > 0 and rest == 0 else None

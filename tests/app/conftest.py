@@ -1,20 +1,14 @@
-"""Shared fixtures for the app tests: a fresh ``AppTest`` of the whole app (navigation included)."""
+"""Shared fixtures for the app tests: a fresh ``AppTest`` of the whole app (navigation included).
+Importing ``apptest_helpers`` puts app/ on the path for the app's own modules (state, views, ...)."""
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
+from apptest_helpers import APP_DIR
 from streamlit.testing.v1 import AppTest
-
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-APP_FILE = APP_DIR / "streamlit_app.py"
-if str(APP_DIR) not in sys.path:  # the app's own modules (state, uploads, views) for direct tests
-    sys.path.insert(0, str(APP_DIR))
 
 
 @pytest.fixture
 def app() -> AppTest:
     """The app, not yet run; generous timeout since pages build circuits and torch models."""
-    return AppTest.from_file(str(APP_FILE), default_timeout=60)
+    return AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)

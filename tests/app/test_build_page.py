@@ -42,7 +42,7 @@ def errors(app) -> list[str]:
 
 
 def table_key(app) -> str:
-    return app.session_state["build_table_key"]
+    return app.session_state[SESSION].build.table_key
 
 
 def edit_table(app, edited=None, added=None, deleted=None):

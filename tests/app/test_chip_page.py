@@ -4,25 +4,19 @@ robustness curves, bad settings and the energy panel. Expected numbers come from
 
 from __future__ import annotations
 
-import base64
 import json
 import pathlib
-import sys
 
 import numpy as np
 import pytest
+from apptest_helpers import after_one_epoch, chart, metric, open_page, session
+from apptest_helpers import plotly_array as array
 from streamlit.testing.v1 import AppTest
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
-
-from state import SESSION_KEY  # noqa: E402
-
-from kirchhoff_core.chip import ChipConfig, ChipInstance, adc_codes, chip_metric, monte_carlo  # noqa: E402
-from kirchhoff_core.datasets import make_dataset  # noqa: E402
-from kirchhoff_core.io import load_circuit  # noqa: E402
-from kirchhoff_core.solvers import SolverConfig  # noqa: E402
+from kirchhoff_core.chip import ChipConfig, ChipInstance, adc_codes, chip_metric, monte_carlo
+from kirchhoff_core.datasets import make_dataset
+from kirchhoff_core.io import load_circuit
+from kirchhoff_core.solvers import SolverConfig
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "assets" / "examples" / "moons_trained.json"
 SOLVER = SolverConfig(rtol=1e-6, atol=1e-6)  # the page's chip solver tolerance
@@ -30,39 +24,13 @@ SDE_STEPS = 200
 
 
 def open_chip() -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/chip.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("app_pages/chip.py")
 
 
 def with_example(at: AppTest) -> AppTest:
     at.button(key="chip_load_example").click().run()
     assert not at.exception, at.exception
     return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
-    return values[0]
-
-
-def chart(at: AppTest, title_part: str) -> dict:
-    for c in at.get("plotly_chart"):
-        spec = json.loads(c.proto.spec)
-        title = spec["layout"].get("title", {}).get("text") or ""
-        if title_part in title:
-            return spec
-    raise AssertionError(f"no chart titled {title_part!r}")
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly's typed-array form {"dtype": ..., "bdata": base64}."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-    return np.asarray(value)
 
 
 def readout_table(at: AppTest):
@@ -82,7 +50,7 @@ def example():
 def test_renders_with_defaults_and_offers_the_trained_example():
     at = open_chip()
     assert not at.error
-    s = at.session_state[SESSION_KEY]
+    s = session(at)
     assert s.circuit.num_nodes == 8 and s.trainer is None
     assert metric(at, "Chip accuracy") == metric(at, "Ideal accuracy")  # everything off: the chip is ideal
     assert "near chance" in " ".join(i.value for i in at.info)  # the default circuit is untrained
@@ -97,7 +65,7 @@ def test_renders_with_defaults_and_offers_the_trained_example():
 def test_trained_example_read_out_matches_the_core(example):
     at = with_example(open_chip())
     circuit, data = example
-    s = at.session_state[SESSION_KEY]
+    s = session(at)
     assert s.circuit.name == "moons trained" and s.config.dataset == "moons"
     ideal = chip_metric(ChipInstance(circuit, ChipConfig(), 0, SOLVER), data)
     assert metric(at, "Ideal accuracy") == f"{ideal:.1%}" and ideal >= 0.95
@@ -178,14 +146,14 @@ def test_bad_setting_shows_an_error_not_an_exception():
 
 def test_circuit_that_does_not_fit_the_data():
     at = open_chip()
-    at.session_state[SESSION_KEY].config.dataset = "blobs"  # 3 classes; the moons circuit has 2 read-outs
-    at.session_state[SESSION_KEY].data = None
+    session(at).config.dataset = "blobs"  # 3 classes; the moons circuit has 2 read-outs
+    session(at).data = None
     at.run()
     assert not at.exception
     assert any("does not fit the data" in e.value for e in at.error)
     at.button(key="chip_load_example").click().run()
     assert not at.exception and not at.error
-    assert at.session_state[SESSION_KEY].config.dataset == "moons"
+    assert session(at).config.dataset == "moons"
     assert metric(at, "Ideal accuracy") == "99.0%"
 
 
@@ -208,10 +176,5 @@ def test_energy_panel_spells_out_units(example):
 
 
 def test_uses_the_train_pages_model_when_there_is_one():
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/train.py").run()
-    at.button(key="train_step").click().run()
-    at.switch_page("app_pages/chip.py").run()
-    assert not at.exception
+    at = after_one_epoch("app_pages/chip.py")
     assert "trained on the Train page (epoch 1)" in " ".join(m.value for m in at.markdown)

@@ -7,35 +7,23 @@ every full script run and trains while playing, so one ``at.run()`` with Play on
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import pathlib
-import sys
 
 import numpy as np
 import pytest
 import torch
+from apptest_helpers import chart, errors, metric, open_page, session
+from apptest_helpers import plotly_array as arr
 from streamlit.testing.v1 import AppTest
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
-
-from kirchhoff_core import io as kio  # noqa: E402
-from kirchhoff_core.generative import CircuitFlow, GenerativeConfig, GenerativeTrainer, flow_preset  # noqa: E402
-from kirchhoff_core.solvers import SolverConfig  # noqa: E402
-
-PAGE_KEY = "generate_page"
-
+from kirchhoff_core import io as kio
+from kirchhoff_core.generative import CircuitFlow, GenerativeConfig, GenerativeTrainer, flow_preset
+from kirchhoff_core.solvers import SolverConfig
 
 def open_generate(monkeypatch, assets: pathlib.Path) -> AppTest:
     monkeypatch.setenv("KIRCHHOFF_GENERATIVE_ASSETS", str(assets))
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/generate.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("app_pages/generate.py")
 
 
 @pytest.fixture
@@ -43,38 +31,8 @@ def at(monkeypatch, tmp_path) -> AppTest:
     return open_generate(monkeypatch, tmp_path / "no-assets-here")
 
 
-def page(at: AppTest) -> dict:
-    return at.session_state[PAGE_KEY]
-
-
-def metric(at: AppTest, label: str) -> str:
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
-    return values[0]
-
-
-def errors(at: AppTest) -> str:
-    return " | ".join(e.value for e in at.error)
-
-
-def chart(at: AppTest, title_start: str) -> dict:
-    """The plotly figure (as JSON) whose title or first subplot title starts with ``title_start``."""
-    for c in at.get("plotly_chart"):
-        spec = json.loads(c.proto.spec)
-        layout = spec["layout"]
-        titles = [layout.get("title", {}).get("text") or ""] + [a.get("text", "") for a in layout.get("annotations", [])]
-        if any(t.startswith(title_start) for t in titles):
-            return spec
-    raise AssertionError(f"no chart titled {title_start!r}")
-
-
-def arr(value) -> np.ndarray:
-    """A plotly array from figure JSON: a list, or plotly's typed-array form {dtype, bdata, shape}."""
-    if isinstance(value, dict) and "bdata" in value:
-        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return out.reshape([int(n) for n in str(shape).split(",")]) if shape else out
-    return np.asarray(value, dtype=float)
+def page(at: AppTest):
+    return session(at).generate
 
 
 def params(trainer: GenerativeTrainer) -> np.ndarray:
@@ -83,16 +41,16 @@ def params(trainer: GenerativeTrainer) -> np.ndarray:
 
 def test_renders_with_the_moons_preset(at):
     p = page(at)
-    s = p["settings"]
+    s = p.settings
     preset = flow_preset("moons")
     assert (s.task, s.target, s.kind, s.num_slices, s.duration) == ("generate", "moons", preset.kind,
                                                                   preset.num_slices, preset.duration)
-    assert p["circuit"].num_devices == 2 * 300  # the paper's [25, 25]: 300 devices per slice
+    assert p.circuit.num_devices == 2 * 300  # the paper's [25, 25]: 300 devices per slice
     assert not at.error
     assert {"Play", "Step", "Reset", "Load pretrained"} <= {b.label for b in at.button}
     assert metric(at, "Step") == "0" and metric(at, "Batch NLL") == "—"
     held_out = float(metric(at, "Held-out NLL"))
-    assert held_out == pytest.approx(p["trainer"].evaluate(), abs=1e-3) and math.isfinite(held_out)
+    assert held_out == pytest.approx(p.trainer.evaluate(), abs=1e-3) and math.isfinite(held_out)
     assert metric(at, "Paper's final NLL") == "1.011"
     overview = chart(at, "target density")
     heat = [t for t in overview["data"] if t["type"] == "heatmap"]
@@ -102,7 +60,7 @@ def test_renders_with_the_moons_preset(at):
 
 def test_step_changes_the_nll_and_reset_returns_to_step_0(at):
     p = page(at)
-    trainer = p["trainer"]
+    trainer = p.trainer
     initial = params(trainer)
     held0 = metric(at, "Held-out NLL")
     at.button(key="gen_step").click().run()
@@ -120,7 +78,7 @@ def test_step_changes_the_nll_and_reset_returns_to_step_0(at):
     # the learning rate and the tolerance apply without a restart
     at.number_input(key="gen_lr").set_value(0.002).run()
     at.select_slider(key="gen_tol").set_value(1e-2).run()
-    assert p["trainer"] is trainer and trainer.steps_done == 2
+    assert p.trainer is trainer and trainer.steps_done == 2
     assert trainer.config.lr == 0.002 and trainer.flow.solver.rtol == 1e-2
     assert not any("restarted" in i.value for i in at.info)
 
@@ -133,23 +91,23 @@ def test_step_changes_the_nll_and_reset_returns_to_step_0(at):
     # a structural change rebuilds the trainer and says so
     at.button(key="gen_step").click().run()
     at.selectbox(key="gen_repeats").set_value("[10, 10]").run()
-    assert p["trainer"] is not trainer and p["circuit"].num_devices == 2 * 120
+    assert p.trainer is not trainer and p.circuit.num_devices == 2 * 120
     assert any("restarted from step 0 (it was at step 1)" in i.value for i in at.info)
 
 
 def test_play_ticks_train_until_paused(at):
     p = page(at)
     at.button(key="gen_play").click().run()
-    assert p["playing"] and not at.exception, errors(at)
-    after_first = p["trainer"].steps_done
+    assert p.playing and not at.exception, errors(at)
+    after_first = p.trainer.steps_done
     assert after_first >= 1
     assert at.button(key="gen_play").label == "Pause" and at.button(key="gen_step").disabled
     at.run()  # the next tick
-    assert p["trainer"].steps_done > after_first
+    assert p.trainer.steps_done > after_first
     at.button(key="gen_play").click().run()  # pause
-    paused_at = p["trainer"].steps_done
+    paused_at = p.trainer.steps_done
     at.run()
-    assert not p["playing"] and p["trainer"].steps_done == paused_at
+    assert not p.playing and p.trainer.steps_done == paused_at
     assert not at.error, errors(at)
 
 
@@ -157,26 +115,26 @@ def test_density_matching_with_u1(at):
     at.radio(key="gen_task").set_value("density").run()
     assert not at.exception and not at.error, errors(at)
     p = page(at)
-    s = p["settings"]
+    s = p.settings
     preset = flow_preset("U1")
     assert s.task == "density" and s.name == "U1" and at.radio(key="gen_potential").value == "U1"
     assert (s.kind, s.num_slices) == (preset.kind, preset.num_slices)  # the paper's potential circuit
-    assert p["trainer"].metric == "kl"
-    assert metric(at, "log Z") == f"{p['trainer'].log_z:.3f}"
+    assert p.trainer.metric == "kl"
+    assert metric(at, "log Z") == f"{p.trainer.log_z:.3f}"
     assert chart(at, "target exp(−U1) / Z")
     at.button(key="gen_step").click().run()
     assert not at.error, errors(at)
     kl = float(metric(at, "Batch KL"))
-    assert math.isfinite(kl) and kl == pytest.approx(p["trainer"].history[-1].train_loss, abs=1e-4)
+    assert math.isfinite(kl) and kl == pytest.approx(p.trainer.history[-1].train_loss, abs=1e-4)
 
 
 def test_load_pretrained_without_an_asset_or_with_a_broken_one(monkeypatch, tmp_path):
     at = open_generate(monkeypatch, tmp_path)
-    circuit = page(at)["circuit"]
+    circuit = page(at).circuit
     at.button(key="gen_pretrained").click().run()
     assert not at.exception
     assert "No pretrained circuit ships for moons yet" in errors(at)
-    assert page(at)["circuit"] is circuit  # nothing changed
+    assert page(at).circuit is circuit  # nothing changed
     (tmp_path / "moons.json").write_text("{not json")
     at.button(key="gen_pretrained").click().run()
     assert "The pretrained circuit for moons could not be used (moons.json" in errors(at)
@@ -188,7 +146,7 @@ def test_load_pretrained_without_an_asset_or_with_a_broken_one(monkeypatch, tmp_
     kio.save_circuit(flow_preset("moons").circuit(), tmp_path / "moons.json", extra={"training": {"target": "circles"}})
     at.button(key="gen_pretrained").click().run()
     assert "trained for 'circles', not 'moons'" in errors(at)
-    assert page(at)["circuit"] is circuit and not at.exception
+    assert page(at).circuit is circuit and not at.exception
 
 
 def test_load_pretrained_asset(monkeypatch, tmp_path):
@@ -206,11 +164,11 @@ def test_load_pretrained_asset(monkeypatch, tmp_path):
     assert not at.exception and not at.error, errors(at)
     assert any("Loaded the pretrained circuit for moons (2 steps, held-out NLL 3.210 on 2,000 samples)" in i.value for i in at.info)
     p = page(at)
-    s = p["settings"]
+    s = p.settings
     assert (s.repeats, s.num_slices, s.duration, s.lr) == ((5, 5), 3, 0.4, 1e-4)  # lr: fine-tuning
-    assert p["trainer"].config.lr == 1e-4
+    assert p.trainer.config.lr == 1e-4
     assert at.selectbox(key="gen_repeats").value == "[5, 5]" and at.number_input(key="gen_slices").value == 3
-    loaded = np.concatenate([sl.params.ravel() for sl in p["trainer"].flow.to_circuit().slices])
+    loaded = np.concatenate([sl.params.ravel() for sl in p.trainer.flow.to_circuit().slices])
     np.testing.assert_allclose(loaded, np.concatenate([sl.params.ravel() for sl in trained.slices]), atol=1e-6)
     assert metric(at, "Step") == "0"
     assert not any("restarted" in i.value for i in at.info)
@@ -218,7 +176,7 @@ def test_load_pretrained_asset(monkeypatch, tmp_path):
     assert len(chart(at, "t = 0.00 of 1.20")["frames"]) == 16
     at.button(key="gen_step").click().run()
     at.button(key="gen_reset").click().run()
-    again = np.concatenate([sl.params.ravel() for sl in p["trainer"].flow.to_circuit().slices])
+    again = np.concatenate([sl.params.ravel() for sl in p.trainer.flow.to_circuit().slices])
     np.testing.assert_allclose(again, loaded, atol=0)
 
 
@@ -227,17 +185,17 @@ def test_an_exploding_setup_gives_a_message_not_a_traceback(at):
     at.selectbox(key="gen_kind").set_value("Conductance")
     at.number_input(key="gen_duration").set_value(5.0)
     at.number_input(key="gen_slices").set_value(32).run()  # one run, three callbacks
-    assert page(at)["settings"].kind == "Conductance" and page(at)["circuit"].t_end == 160
+    assert page(at).settings.kind == "Conductance" and page(at).circuit.t_end == 160
     assert not at.exception
     assert "Could not evaluate the held-out NLL" in errors(at) or "not finite" in errors(at), errors(at)
     at.button(key="gen_step").click().run()
     assert not at.exception
     assert "Training paused at step 0" in errors(at), errors(at)
-    assert not page(at)["playing"]
+    assert not page(at).playing
     # the paper's circuit button recovers
     at.button(key="gen_preset").click().run()
     assert not at.exception and not at.error, errors(at)
-    assert page(at)["settings"].kind == "ShiftTanh2" and page(at)["trainer"] is not None
+    assert page(at).settings.kind == "ShiftTanh2" and page(at).trainer is not None
 
 
 def test_the_flow_animation_has_frames_fixed_axes_and_redraws(at):

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import numpy as np
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
-
-from views import generate_views as gv  # noqa: E402
+from views import generate_views as gv
 
 
 def _lines(fig) -> dict[str, float]:

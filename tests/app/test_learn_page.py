@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
+from apptest_helpers import after_one_epoch, open_page, session
 
-from streamlit.testing.v1 import AppTest
+from views.learn_views import kcl_latex, node_terms, substitute
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
-
-from state import SESSION_KEY  # noqa: E402
-from views.learn_views import kcl_latex, node_terms, substitute  # noqa: E402
-
-from kirchhoff_core.devices import KINDS  # noqa: E402
-from kirchhoff_core.generators import generate  # noqa: E402
-
-
-def open_page(path: str) -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=90)
-    at.run()
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
+from kirchhoff_core.devices import KINDS
+from kirchhoff_core.generators import generate
 
 
 def test_learn_page_shows_kcl_with_the_circuits_numbers():
     at = open_page("app_pages/learn.py")
     latex = [x.value for x in at.latex]
     assert any(r"\sum_{e\,:\,d_e = n} I_e" in x for x in latex)  # the general law
-    circuit = at.session_state[SESSION_KEY].circuit
+    circuit = session(at).circuit
     p = circuit.slices[0].devices()[0]["params"]  # device 0 is 0 -> 1 in the fully connected circuit
     node1 = next(x for x in latex if r"\frac{dv_{1}}{dt}" in x)
     assert f"{p[0]:.3g}" in node1 and "ShiftTanh2" in node1
@@ -49,12 +33,9 @@ def test_learn_page_shows_kcl_with_the_circuits_numbers():
 
 
 def test_learn_page_uses_trained_parameters():
-    at = open_page("app_pages/train.py")
-    at.button(key="train_step").click().run()
-    at.switch_page("app_pages/learn.py").run()
-    assert not at.exception
+    at = after_one_epoch("app_pages/learn.py")
     assert "epoch 1" in " ".join(m.value for m in at.markdown)
-    trained = at.session_state[SESSION_KEY].trainer.model.to_circuit()
+    trained = session(at).trainer.model.to_circuit()
     assert any(kcl_latex(trained, 0, 1) in x.value for x in at.latex)
 
 

@@ -1,17 +1,10 @@
 """AppTest for the Verify-in-SPICE page (with the real ngspice)."""
 
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py")
+from apptest_helpers import open_page
 
 
 def _open():
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/spice.py").run()
-    return at
+    return open_page("app_pages/spice.py")
 
 
 def test_page_runs_a_check_and_shows_the_comparison():

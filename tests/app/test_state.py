@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
+from apptest_helpers import APP_DIR
 from streamlit.testing.v1 import AppTest
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
-
-from state import HIDEABLE, SESSION_KEY, Config, config_from_query, config_to_query  # noqa: E402
+from state import HIDEABLE, SESSION_KEY, Config, config_from_query, config_to_query
 
 CONFIGS = [
     Config(),

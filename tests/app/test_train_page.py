@@ -7,45 +7,19 @@ of every full script run and trains while ``session.playing`` is set, so a "tick
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
+from apptest_helpers import errors, metric, open_page, session
 from streamlit.testing.v1 import AppTest
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
+from state import Config
 
-from state import SESSION_KEY, Config  # noqa: E402
-
-from kirchhoff_core import io as kio  # noqa: E402
-from kirchhoff_core.generators import generate  # noqa: E402
-from kirchhoff_core.presets import preset_for  # noqa: E402
+from kirchhoff_core import io as kio
+from kirchhoff_core.generators import generate
+from kirchhoff_core.presets import preset_for
 
 
 def open_train(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=90)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page("app_pages/train.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def session(at: AppTest):
-    return at.session_state[SESSION_KEY]
-
-
-def metric(at: AppTest, label: str) -> str:
-    values = [m.value for m in at.metric if m.label == label]
-    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
-    return values[0]
-
-
-def errors(at: AppTest) -> str:
-    return " | ".join(e.value for e in at.error)
+    return open_page("app_pages/train.py", query, timeout=90)
 
 
 @pytest.fixture

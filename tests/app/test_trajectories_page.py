@@ -3,61 +3,28 @@
 from __future__ import annotations
 
 import io
-import pathlib
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
 import torch
+from apptest_helpers import APP_DIR, errors, metrics, open_page, session
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
+from state import Config, dataset_for
 
-from state import SESSION_KEY, Config  # noqa: E402
+from kirchhoff_core import trajectories as tj
+from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.presets import build_circuit, preset_for
 
-from kirchhoff_core import trajectories as tj  # noqa: E402
-from kirchhoff_core.generators import generate  # noqa: E402
-from kirchhoff_core.model import KirchhoffNet  # noqa: E402
-from kirchhoff_core.presets import build_circuit, preset_for  # noqa: E402
-
-PAGE_KEY = "traj_page"
-
-
-def open_page(setup=None) -> AppTest:
-    """The app opened straight on this page (its entry point sets one torch thread, as in production);
-    ``setup(session)`` may change the session before the page first runs."""
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=120)
-    at.switch_page("app_pages/trajectories.py")
-    if setup is not None:
-        from state import Session
-
-        session = Session()
-        setup(session)
-        at.session_state[SESSION_KEY] = session
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def session(at: AppTest):
-    return at.session_state[SESSION_KEY]
+PAGE = "app_pages/trajectories.py"
 
 
 def chosen(at: AppTest) -> np.ndarray:
-    return at.session_state[PAGE_KEY]["x"]
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def errors(at: AppTest) -> str:
-    return " | ".join(e.value for e in at.error)
+    return session(at).trajectories.x
 
 
 def test_the_page_is_in_the_navigation_and_renders_with_defaults():
@@ -68,7 +35,7 @@ def test_the_page_is_in_the_navigation_and_renders_with_defaults():
     assert at.header[0].value == "Trajectories"
     s = session(at)
     assert s.config == Config() and s.circuit.num_nodes == 8
-    data = s.data or __import__("state").dataset_for(s.config)
+    data = s.data or dataset_for(s.config)
     np.testing.assert_array_equal(chosen(at), data.x_test[0])
     m = metrics(at)
     assert {"Predicted class", "Confidence at T", "Decided at t =", "True class"} <= set(m)
@@ -80,9 +47,9 @@ def test_the_page_is_in_the_navigation_and_renders_with_defaults():
 
 
 def test_a_test_set_index_picks_that_input_and_its_prediction():
-    at = open_page()
+    at = open_page(PAGE)
     s = session(at)
-    data = __import__("state").dataset_for(s.config)
+    data = dataset_for(s.config)
     at.number_input(key="traj_index").set_value(7).run()
     assert not at.exception and not at.error
     np.testing.assert_array_equal(chosen(at), data.x_test[7])
@@ -98,12 +65,12 @@ def test_a_test_set_index_picks_that_input_and_its_prediction():
 
 
 def test_typed_coordinates_are_used_and_bad_ones_get_a_message():
-    at = open_page()
+    at = open_page(PAGE)
     at.number_input(key="traj_x1").set_value(0.25).run()
     at.number_input(key="traj_x2").set_value(-1.5).run()
     assert not at.exception and not at.error
     np.testing.assert_allclose(chosen(at), [0.25, -1.5])
-    assert at.session_state[PAGE_KEY]["x_from"] == "typed coordinates"
+    assert session(at).trajectories.x_from == "typed coordinates"
     assert "True class" not in metrics(at)  # not a test point any more
     at.number_input(key="traj_x1").set_value(5000.0).run()
     assert not at.exception
@@ -116,7 +83,7 @@ def test_a_mismatched_circuit_is_explained_and_the_example_fixes_it():
     def three_inputs(s):
         s.circuit = generate("fully_connected", num_nodes=6, n_inputs=3, n_outputs=2, seed=0)
 
-    at = open_page(three_inputs)
+    at = open_page(PAGE, setup=three_inputs)
     assert "does not match the dataset 'moons'" in errors(at) and "3 input node(s)" in errors(at)
     assert any("need a dataset that matches" in i.value for i in at.info)
     assert len(chosen(at)) == 3  # typed inputs still work: a trajectory of the circuit as it is
@@ -136,7 +103,7 @@ def test_a_circuit_that_blows_up_gives_a_message_not_a_traceback():
         c.slices[0].params[:, 0] = -60.0  # negative resistors everywhere: exponential growth
         s.circuit = c
 
-    at = open_page(exploding)
+    at = open_page(PAGE, setup=exploding)
     assert not at.exception
     assert "Could not simulate this input" in errors(at)
     assert "Could not simulate the test set" in errors(at) or "Could not evaluate" in errors(at)
@@ -147,7 +114,7 @@ def test_other_datasets_degrade_gracefully():
         s.config.dataset = "sine"
         s.circuit = build_circuit(preset_for("sine"))
 
-    at = open_page(sine)
+    at = open_page(PAGE, setup=sine)
     assert not at.exception and not at.error
     assert "Test R² at T = 1" in metrics(at) and "Read-out at T" in metrics(at)
     assert any("flow view is for 2-D inputs" in c.value for c in at.caption)
@@ -157,7 +124,7 @@ def test_other_datasets_degrade_gracefully():
         s.config.dataset = "digits"
         s.circuit = build_circuit(preset_for("digits"))
 
-    at = open_page(digits)
+    at = open_page(PAGE, setup=digits)
     assert not at.exception and not at.error
     assert any("no plane to click in" in c.value for c in at.caption)
     assert "Predicted class" in metrics(at)
@@ -186,10 +153,10 @@ def downloaded(at: AppTest, media: list[MemoryMediaFileStorage], key: str) -> st
 
 
 def test_the_csv_download_holds_the_trajectory(media):
-    at = open_page()
+    at = open_page(PAGE)
     at.number_input(key="traj_index").set_value(3).run()
     s = session(at)
-    data = __import__("state").dataset_for(s.config)
+    data = dataset_for(s.config)
     frame = pd.read_csv(io.StringIO(downloaded(at, media, "traj_csv")))
     assert list(frame.columns) == ["t", "slice"] + [f"v{n}" for n in range(1, 9)]
     assert len(frame) == 101 and frame["t"].iloc[0] == 0.0 and frame["t"].iloc[-1] == pytest.approx(1.0)

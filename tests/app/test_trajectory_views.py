@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
 
-APP_DIR = pathlib.Path(__file__).resolve().parents[2] / "app"
-if str(APP_DIR) not in sys.path:
-    sys.path.insert(0, str(APP_DIR))
+from views import circuit_view
+from views import trajectory_views as tv
 
-from views import circuit_view  # noqa: E402
-from views import trajectory_views as tv  # noqa: E402
-
-from kirchhoff_core import analysis  # noqa: E402
-from kirchhoff_core import trajectories as tj  # noqa: E402
-from kirchhoff_core.circuit import node_role  # noqa: E402
-from kirchhoff_core.datasets import make_dataset  # noqa: E402
-from kirchhoff_core.generators import generate  # noqa: E402
-from kirchhoff_core.model import KirchhoffNet  # noqa: E402
+from kirchhoff_core import analysis
+from kirchhoff_core import trajectories as tj
+from kirchhoff_core.circuit import node_role
+from kirchhoff_core.datasets import make_dataset
+from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,16 @@ def wait_idle(page: Page, timeout_s: float = 60) -> None:
         time.sleep(0.25)
 
 
+COUNT_RUNS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  window.__runs = 0;
+  new MutationObserver(() => {
+    if (app.getAttribute("data-test-script-state") === "running") window.__runs += 1;
+  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}"""
+"""Evaluated in a page: counts the script runs Streamlit starts from then on (``window.__runs``), to
+show an animation plays in the browser without a rerun."""
+
 _WATCH_COMPONENTS = """window.__stComponentValues = [];
 window.addEventListener("message", (e) => {
   if (e.data && e.data.type === "streamlit:setComponentValue") window.__stComponentValues.push(Date.now());

@@ -8,16 +8,7 @@ import time
 
 from playwright.sync_api import Page
 
-from conftest import ARTIFACTS, shot, wait_settled
-
-# Counts the script runs Streamlit starts (the app root's run state turning to "running").
-_COUNT_RUNS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  window.__runs = 0;
-  new MutationObserver(() => {
-    if (app.getAttribute("data-test-script-state") === "running") window.__runs += 1;
-  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
+from conftest import ARTIFACTS, COUNT_RUNS, shot, wait_settled
 
 
 # Records every frame the flow animation draws (its name) and whether the heatmap image is there.
@@ -71,7 +62,7 @@ def test_step_then_play_the_flow_animation(page: Page, app_url):
     assert plot_title(anim).startswith("t = 0.00 of 1.00 · slice 1")
     assert anim.locator(".hm image").count() >= 1, "the density heatmap is drawn"
     assert anim.locator("canvas.gl-canvas-context").count() == 1, "the samples and arrows are drawn (WebGL)"
-    page.evaluate(_COUNT_RUNS)
+    page.evaluate(COUNT_RUNS)
     page.evaluate(_LOG_FRAMES)
 
     anim.locator(".updatemenu-button").filter(has_text="Play").first.click()

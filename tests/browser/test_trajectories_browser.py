@@ -7,16 +7,7 @@ import time
 
 from playwright.sync_api import Page
 
-from conftest import shot, wait_settled
-
-# Counts the script runs Streamlit starts (the app root's run state turning to "running").
-_COUNT_RUNS = """() => {
-  const app = document.querySelector("[data-testid='stApp']");
-  window.__runs = 0;
-  new MutationObserver(() => {
-    if (app.getAttribute("data-test-script-state") === "running") window.__runs += 1;
-  }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-}"""
+from conftest import COUNT_RUNS, shot, wait_settled
 
 
 def chart(page: Page, text: str):
@@ -59,7 +50,7 @@ def test_play_the_trajectory_animation(page, app_url):
     wait_settled(page, timeout_s=120)
     watch = chart(page, "node voltages v(t)")
     assert slider_value(watch) == "t = 0"
-    page.evaluate(_COUNT_RUNS)
+    page.evaluate(COUNT_RUNS)
 
     t1 = play_until_advanced(page, watch)
     time.sleep(1.0)

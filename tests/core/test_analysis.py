@@ -74,6 +74,12 @@ def test_solver_health_warns_above_half_the_cap():
         solver_health(_record(), steps=0, cap=10)
 
 
+def test_solver_health_warns_when_many_steps_are_thrown_away():
+    stiff = solver_health(_record(rejected_steps=60, nfe_forward=260), steps=13, cap=20_000)
+    assert "threw away 60 steps for 260" in stiff.warning
+    assert solver_health(_record(rejected_steps=52, nfe_forward=260), steps=13, cap=20_000).warning is None
+
+
 def test_history_series_from_a_real_trainer():
     t = Trainer(_model(), make_dataset("moons", 60), TrainConfig(batch_size=16))
     t.run(2)

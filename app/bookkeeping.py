@@ -1,0 +1,46 @@
+"""Per-page bookkeeping that lives in the session: messages for the next run, and a small memo of
+computed results. Plain Python (no Streamlit), so the session's state stays inspectable in tests."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
+
+
+@dataclass
+class Messages:
+    """Errors and notes raised by callbacks or by a live tick, shown (once) by the next page run."""
+
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def error(self, text: str) -> None:
+        self.errors.append(text)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def take(self) -> tuple[list[str], list[str]]:
+        out = (self.errors, self.notes)
+        self.errors, self.notes = [], []
+        return out
+
+
+class Memo:
+    """The last ``size`` results by key: reruns that change nothing do not recompute. A computation
+    that raises is not remembered, so the next run tries again."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = compute()
+        self._items[key] = value
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value

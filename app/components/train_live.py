@@ -1,0 +1,140 @@
+"""Train page, live part: metrics, the decision boundary (or regression fit), every node's voltage
+at T, the curves and the solver's health, redrawn by the play controller's fragment every tick."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from kirchhoff_core import analysis
+from kirchhoff_core.circuit import node_role
+from kirchhoff_core.solvers import SolverError
+from kirchhoff_core.train import Trainer
+from state import CUSTOM, Session
+from views import train_views as tv
+from views.format import metric_label, metric_text
+
+GRID_RES = 40  # decision-boundary and node-thumbnail resolution
+
+
+def _roles(c) -> list[str]:
+    """Short role labels per node: in, out k (class or target k), hidden."""
+    out = []
+    for n in range(1, c.width(len(c.slices) - 1) + 1):
+        r = node_role(n, c.inputs, c.outputs).replace("input", "in")
+        if n in c.outputs:
+            r = r.replace("output", f"out {c.outputs.index(n)}")
+        out.append(r)
+    return out
+
+
+def _snapshot(session: Session, trainer: Trainer):
+    """Predictions and node voltages over the input plane (or line), cached per model version."""
+    key = (id(trainer), trainer.epoch, session.train.run.version)
+    cached = session.train.snapshot
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    data = trainer.data
+    if data.n_features == 2:
+        grid = analysis.input_grid(data, GRID_RES)
+        pred, volts = analysis.snapshot_grid(trainer.model, grid, data.task)
+        result = ("plane", grid.xs, grid.ys, pred, volts)
+    elif data.n_features == 1:
+        xs = analysis.input_line(data, 200)
+        pred, volts = analysis.snapshot(trainer.model, xs, data.task)
+        result = ("line", xs, None, pred, volts)
+    else:
+        result = None
+    session.train.snapshot = (key, result)
+    return result
+
+
+def _metrics(trainer: Trainer) -> None:
+    hist = trainer.history
+    last = hist[-1] if hist else None
+    prev = hist[-2] if len(hist) > 1 else None
+    m = st.columns(4)
+    m[0].metric("Epoch", trainer.epoch)
+    name = f"Test {metric_label('accuracy' if trainer.data.task == 'classification' else 'r2')}"
+    if last is None:
+        for col, label in zip(m[1:], ("Train loss", "Test loss", name)):
+            col.metric(label, "—")
+        return
+    for col, label, now, before in ((m[1], "Train loss", last.train_loss, prev and prev.train_loss),
+                                    (m[2], "Test loss", last.test_loss, prev and prev.test_loss)):
+        col.metric(label, f"{now:.4f}", delta=None if prev is None else f"{now - before:+.4f}", delta_color="inverse")
+    m[3].metric(name, metric_text(last.test_metric, last.metric))
+    if not np.isfinite(last.train_loss):
+        st.warning("The loss is not finite: the circuit's outputs overflowed. Lower the learning rate or T, "
+                   "or press Reset.")
+
+
+def _output_chart(trainer: Trainer, snap, show_test: bool, discretise: bool) -> None:
+    data = trainer.data
+    if snap is None and data.n_features > 2:
+        st.caption(f"The inputs have {data.n_features} dimensions, so there is no input plane to draw; "
+                   "watch the curves.")
+        return
+    if snap is None:
+        return
+    kind, xs, ys, pred, _ = snap
+    x_te, y_te = (data.x_test, data.y_test) if show_test else (None, None)
+    title = f"epoch {trainer.epoch}"
+    if kind == "plane" and data.task == "classification":
+        fig = tv.boundary_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, discretise, title)
+    elif kind == "plane":
+        fig = tv.regression_surface_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, title)
+    else:
+        fig = tv.regression_curve_figure(xs, pred, data.x_train, data.y_train, x_te, y_te, title)
+    st.plotly_chart(fig, key="train_output_chart", width="stretch")
+
+
+def _health(trainer: Trainer, steps: int) -> None:
+    health = analysis.solver_health(trainer.history[-1], steps, trainer.model.solver.max_nfe)
+    h = st.columns(4)
+    h[0].metric("NFE/step forward", f"{health.nfe_forward_per_step:.0f}")
+    h[1].metric("NFE/step backward", f"{health.nfe_backward_per_step:.0f}",
+                help="0 without the adjoint: gradients go straight through the solver's steps")
+    h[2].metric("Rejected steps", health.rejected_steps, help="Adaptive steps the error control threw away")
+    h[3].metric("Largest solve", f"{health.max_nfe_per_solve} NFE", help=f"The cap is {health.cap} per solve")
+    if health.warning:
+        st.warning("Solver health: " + health.warning)
+
+
+def draw(session: Session) -> None:
+    trainer = session.trainer
+    if trainer is None:
+        if session.data is None and session.config.dataset == CUSTOM:
+            st.info("Draw or upload your own points below (at least 10, two or more classes).")
+        return
+    data, hist = trainer.data, trainer.history
+    _metrics(trainer)
+    opts = st.columns(2)
+    show_test = opts[0].toggle("Show test points", value=True, key="train_show_test")
+    discretise = opts[1].toggle("Discretise output", value=False, key="train_discretise",
+                                disabled=data.task != "classification")
+    try:
+        snap = _snapshot(session, trainer)
+    except (SolverError, ValueError, RuntimeError) as e:
+        st.error(f"Could not evaluate the circuit over the input plane: {e}")
+        snap = None
+    steps = analysis.steps_per_epoch(len(data.x_train), trainer.config.batch_size)
+    left, right = st.columns([1.1, 1])
+    with left:
+        _output_chart(trainer, snap, show_test, discretise)
+    with right:
+        if hist:
+            st.plotly_chart(tv.curves_figure(analysis.history_series(hist, steps), hist[-1].metric),
+                            key="train_curves", width="stretch")
+        else:
+            st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
+    if snap is not None:
+        kind, xs, ys, _, volts = snap
+        roles = _roles(trainer.model.circuit)
+        st.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"
+                   if kind == "plane" else "Every node's voltage at T against the input")
+        nfig = tv.node_thumbnails_figure(xs, ys, volts, roles) if kind == "plane" else \
+            tv.node_curves_figure(xs, volts, roles)
+        st.plotly_chart(nfig, key="train_nodes_chart", width="stretch")
+    if hist:
+        _health(trainer, steps)
