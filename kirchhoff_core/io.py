@@ -20,7 +20,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from .circuit import Circuit, CircuitError, Slice
-from .devices import KINDS, MAX_PARAMS
+from .devices import KINDS, MAX_PARAMS, zero_unused
 
 FORMAT = "kirchhoffnet-circuit"
 SCHEMA_VERSION = 1
@@ -113,8 +113,7 @@ def _slice_weights(weights: dict[str, np.ndarray], i: int, s: Slice) -> np.ndarr
         raise CircuitFileError(f"weights: {key} has shape {tuple(w.shape)}, the JSON describes "
                                f"{s.num_devices} devices (expected ({s.num_devices}, {MAX_PARAMS}))")
     w = w.astype(np.float64)
-    for k in set(s.kind.tolist()):  # unused columns must stay zero
-        w[s.kind == k, KINDS[k].n_params:] = 0.0
+    zero_unused(w, s.kind)  # unused columns must stay zero
     return w
 
 
