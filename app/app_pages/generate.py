@@ -12,8 +12,6 @@ a few optimiser steps per tick and redraws only the live charts. Its state lives
 from __future__ import annotations
 
 import math
-import os
-import pathlib
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -27,13 +25,12 @@ from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.densities import POTENTIALS, TARGETS, grid_points, sample_target
 from kirchhoff_core.devices import KINDS, display_name
 from kirchhoff_core.generative import (CircuitFlow, GenerativeConfig, GenerativeTrainer, flow_preset,
-                                       gaussian_baseline_nll)
+                                       gaussian_baseline_nll, load_pretrained)
 from kirchhoff_core.solvers import SolverConfig, SolverError
 from kirchhoff_core.target_density import target_entropy
 from views import generate_views as gv
 
 PAGE_KEY = "generate_page"
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 TICK_S = 0.5  # the live fragment reruns this often while playing
 TICK_BUDGET_S = 1.0  # steps per tick stop once the next one would end after this
 SNAPSHOT_EVERY_S = 3.0  # while playing, the density panels refresh at most this often (they cost ~ 3 steps)
@@ -53,11 +50,6 @@ ERRORS = (SolverError, ValueError, RuntimeError)
 # Learning rate after loading a pretrained circuit. A fresh Adam's first steps move every parameter by
 # about the rate; at 5e-4 one step took the shipped circles flow from 0.89 to 1.06 nats, at 1e-4 it holds.
 FINE_TUNE_LR = 1e-4
-
-
-def asset_dir() -> pathlib.Path:
-    """Where pretrained circuits live (KIRCHHOFF_GENERATIVE_ASSETS overrides, e.g. for tests)."""
-    return pathlib.Path(os.environ.get("KIRCHHOFF_GENERATIVE_ASSETS", ROOT / "assets" / "generative"))
 
 
 @dataclass(frozen=True)
@@ -238,30 +230,17 @@ def _repeats_of(c: Circuit) -> tuple[int, int] | None:
     return next((r for r in REPEATS.values() if sum(r) == per), None)
 
 
-def _section(d: dict, key: str) -> dict:
-    """d[key] when it is a dict, else {}: a hand-edited file's extras may hold anything."""
-    v = d.get(key)
-    return v if isinstance(v, dict) else {}
-
-
 def _load_pretrained() -> None:
     s: Settings = page["settings"]
-    path = asset_dir() / f"{s.name}.json"
-    if not path.is_file():
+    try:
+        circuit, training, path = load_pretrained(s.name)
+    except FileNotFoundError:
         page["errors"].append(
             f"No pretrained circuit ships for {s.name} yet (there is no assets/generative/{s.name}.json). "
             "Press Play to train one here.")
         return
-    try:
-        circuit, extra = kio.load_checkpoint(path)
-        CircuitFlow(circuit, dim=2)  # every slice must have the 2 data nodes
     except ValueError as e:
-        page["errors"].append(f"The pretrained circuit for {s.name} could not be used ({path.name}: {e}).")
-        return
-    training = _section(extra, "training")
-    made_for = training.get("target")
-    if made_for is not None and str(made_for) != s.name:
-        page["errors"].append(f"{path.name} was trained for {made_for!r}, not {s.name!r}; not loaded.")
+        page["errors"].append(f"The pretrained circuit for {s.name} could not be used ({e}).")
         return
     _invalidate(circuit=True)
     kinds = sorted({k for sl in circuit.slices for k in sl.kind.tolist()})
@@ -271,10 +250,10 @@ def _load_pretrained() -> None:
     page["circuit"], page["source"] = circuit, path.name
     page["had_steps"] = 0
     page["auto_animate"] = True
-    result, config = _section(training, "result"), _section(training, "config")
-    on = f" on {config['eval_size']:,} samples" if isinstance(config.get("eval_size"), int) else ""
-    what = [f"{result['steps']:,} steps" if isinstance(result.get("steps"), int) else None,
-            f"held-out NLL {result['nll']:.3f}{on}" if isinstance(result.get("nll"), (int, float)) else None]
+    nll, eval_size = training.result.get("nll"), (training.config or {}).get("eval_size")
+    on = f" on {eval_size:,} samples" if isinstance(eval_size, int) else ""
+    what = [f"{training.steps:,} steps" if training.steps else None,
+            f"held-out NLL {nll:.3f}{on}" if isinstance(nll, (int, float)) else None]
     detail = ", ".join(w for w in what if w)
     page["notes"].append(f"Loaded the pretrained circuit for {s.name}" + (f" ({detail})" if detail else "") +
                          f". Reset returns to it; Play fine-tunes it (learning rate {page['settings'].lr:g}: a fresh "
@@ -611,12 +590,11 @@ if trainer is not None:
 # --- save -----------------------------------------------------------------------------------------------
 
 def _model_json() -> str:
-    """The trained circuit plus the run's settings and history, in the format of the pretrained assets."""
+    """The trained circuit plus the run's training record (what "Load pretrained" reads back)."""
     t = page["trainer"]
     circuit = t.flow.to_circuit() if t is not None else page["circuit"]
-    training = {"task": s.task, "target": s.name, "settings": asdict(s),
-                "steps": t.steps_done if t else 0, "history": [r.to_dict() for r in t.history] if t else []}
-    return kio.dumps_circuit(circuit, extra={"training": training})
+    record = kio.TrainingRecord.of(t, task=s.task, target=s.name, extra={"settings": asdict(s)})
+    return kio.dumps_circuit(circuit, training=record)
 
 
 st.divider()

@@ -676,9 +676,10 @@ def _model_json() -> str:
     """The download: the circuit with the current (trained) parameters plus the run's settings and history."""
     t = session.trainer
     circuit = t.model.to_circuit() if t is not None else session.circuit
-    training = {"config": asdict(config), "epoch": t.epoch if t else 0,
-                "history": [r.to_dict() for r in t.history] if t else []}
-    return kio.dumps_circuit(circuit, extra={"training": training})
+    dataset = {"name": config.dataset, "n_samples": config.n_samples, "noise": config.noise,
+               "test_fraction": config.test_fraction, "seed": config.seed}
+    record = kio.TrainingRecord.of(t, dataset=dataset, extra={"settings": asdict(config)})
+    return kio.dumps_circuit(circuit, training=record)
 
 
 def share_and_save(query: dict[str, str]) -> None:
