@@ -593,8 +593,10 @@ def _model_json() -> str:
     """The trained circuit plus the run's training record (what "Load pretrained" reads back)."""
     t = page["trainer"]
     circuit = t.flow.to_circuit() if t is not None else page["circuit"]
-    record = kio.TrainingRecord.of(t, task=s.task, target=s.name, extra={"settings": asdict(s)})
-    return kio.dumps_circuit(circuit, training=record)
+    fields = dict(task=s.task, target=s.name, extra={"settings": asdict(s)})
+    if t is not None and page["evals"]:  # the held-out metric shown last (Step evaluates it too)
+        fields["result"] = {t.metric: page["evals"][-1][1], "step": page["evals"][-1][0]}
+    return kio.dumps_circuit(circuit, training=kio.TrainingRecord.of(t, **fields))
 
 
 st.divider()
