@@ -3,12 +3,12 @@
 The KCL right-hand side is written once, in incidence form: C dv/dt = -B g(v). Every device family
 is an activation of a linear map of the node voltages times a per-device scale,
 I = act(v W + b) * s (e.g. ShiftTanh2: W = p0 S_src + p1 S_dst, b = p2; ShiftRelu1: W = S_src - S_dst,
-b = -p0, s = p1). Folding s and 1/C into the incidence M, a dense slice is a two-layer network,
-dv/dt = act(v W + b) @ M: two matmuls per evaluation, and parallel devices cost nothing extra. The
-matrices are built once per solve when back-propagating directly. Wide slices (more than
-NODE_MAJOR_WIDTH nodes) and circuits too big for dense matrices use gather / index_add with the laws
-of ``devices`` instead; under the default dopri5 they run node-major, (width, batch), so every gather
-moves whole batch rows. The default dopri5 is ``integrators.dopri5``; other methods and the adjoint
+b = -p0, s = p1; each family's record in ``devices`` says which). Folding 1/C into the incidence M,
+a dense slice is a two-layer network, dv/dt = (act(v W + b) * s) @ M: two matmuls per evaluation,
+and parallel devices cost nothing extra. The matrices are built once per solve when
+back-propagating directly. Wide slices (more than NODE_MAJOR_WIDTH nodes) and circuits too big for
+dense matrices use gather / index_add with the laws of ``devices`` instead; under the default
+dopri5 they run node-major, (width, batch), so every gather moves whole batch rows. The default dopri5 is ``integrators.dopri5``; other methods and the adjoint
 use torchdiffeq.
 """
 
