@@ -133,7 +133,11 @@ class DeviceKind:
 
     def current(self, vs: Tensor, vd: Tensor, p: Tensor) -> Tensor:
         """I(v_s, v_d; p), shape (..., E)."""
-        w, b, s = self.coefficients(p)
+        return self.current_from(vs, vd, self.coefficients(p))
+
+    def current_from(self, vs: Tensor, vd: Tensor, coefficients: Coefficients) -> Tensor:
+        """The current from coefficients made beforehand (once per solve, say)."""
+        w, b, s = coefficients
         i = self.act.fn(self.preactivation(vs, vd, w, b))
         return i if s is None else i * s
 

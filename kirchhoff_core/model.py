@@ -71,6 +71,7 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
         self._frozen: list[tuple] | None = None
+        self._frozen_coefficients: list[tuple] | None = None
 
     def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
         E, n = len(src), self.width
@@ -97,14 +98,22 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         """Per kind (act, W, b, s): the family's dense form over this slice's selectors."""
         return [self.records[k].dense_form(self.params[k], self._selectors(k)) for k in self.kinds]
 
+    def _node_major_coefficients(self) -> list[tuple]:
+        """Per kind the family's coefficients, shaped to broadcast over (devices, batch)."""
+        return [self.records[k].coefficients(self.params[k].unsqueeze(1)) for k in self.kinds]
+
     @contextmanager
-    def frozen(self) -> Iterator[None]:
-        """Build the dense matrices once for a whole solve (parameters do not change inside it)."""
-        self._frozen = self._dense_terms() if self.dense else None
+    def frozen(self, node_major: bool = False) -> Iterator[None]:
+        """Build what the right-hand side needs once for a whole solve (parameters do not change
+        inside it): the dense matrices, or the coefficients of the node-major laws."""
+        if node_major:
+            self._frozen_coefficients = self._node_major_coefficients()
+        else:
+            self._frozen = self._dense_terms() if self.dense else None
         try:
             yield
         finally:
-            self._frozen = None
+            self._frozen, self._frozen_coefficients = None, None
 
     def _dense_currents(self, v: torch.Tensor, terms) -> torch.Tensor:
         """All device currents, kind-grouped, shape (..., E)."""
@@ -134,9 +143,9 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         rows of the batch, the cheap way round for wide slices (see NODE_MAJOR_WIDTH)."""
         vf = F.pad(vt, (0, 0, 1, 0))  # ground row
         acc = vt.new_zeros(self.width + 1, vt.shape[1])
-        for k in self.kinds:
+        for k, coefficients in zip(self.kinds, self._frozen_coefficients or self._node_major_coefficients()):
             src, dst = self._buf("src", k), self._buf("dst", k)
-            i = self.records[k].current(vf.index_select(0, src), vf.index_select(0, dst), self.params[k].unsqueeze(1))
+            i = self.records[k].current_from(vf.index_select(0, src), vf.index_select(0, dst), coefficients)
             acc = acc.index_add(0, dst, i).index_add(0, src, i, alpha=-1)
         dv = acc[1:] * self.inv_c.unsqueeze(1)
         if self.guard is not None:
@@ -263,7 +272,7 @@ class KirchhoffNet(nn.Module):
             # Our own lean dopri5 (kirchhoff_core.integrators), back-propagated directly.
             times = t.tolist()
             if dyn.node_major:
-                with self._guarded(dyn, where):
+                with self._guarded(dyn, where), dyn.frozen(node_major=True):
                     vt = v0.reshape(-1, dyn.width).t().contiguous()
                     out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where)
                 out = out.transpose(1, 2).reshape(len(times), *v0.shape)

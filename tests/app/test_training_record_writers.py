@@ -26,13 +26,13 @@ from kirchhoff_core.io import TRAINING_VERSION, TrainingRecord, load_trained, pa
 def downloads(monkeypatch) -> list[MediaFileManager]:
     """The media file managers AppTest makes, recorded so a deferred download can be generated."""
     managers: list[MediaFileManager] = []
+    make = app_test_module.MediaFileManager
 
-    class Recording(MediaFileManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            managers.append(self)
+    def recording(*args, **kwargs) -> MediaFileManager:
+        managers.append(make(*args, **kwargs))
+        return managers[-1]
 
-    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
+    monkeypatch.setattr(app_test_module, "MediaFileManager", recording)
     return managers
 
 
