@@ -25,6 +25,7 @@ import string
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -288,7 +289,8 @@ def display_name(name: str) -> str:
     return f"{name} — {get_kind(name).label}"
 
 
-def zero_unused(params, kinds) -> None:
-    """Set the parameter columns a device's family does not use to 0, in place ((E, MAX_PARAMS) rows)."""
+def zero_unused(params: np.ndarray, kinds: np.ndarray) -> None:
+    """Set the parameter columns a device's family does not use to 0, in place: ``params`` is
+    (E, MAX_PARAMS), ``kinds`` the E family names."""
     for k in set(kinds.tolist()):
         params[kinds == k, KINDS[k].n_params:] = 0.0

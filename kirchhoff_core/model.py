@@ -8,8 +8,9 @@ a dense slice is a two-layer network, dv/dt = (act(v W + b) * s) @ M: two matmul
 and parallel devices cost nothing extra. The matrices are built once per solve when
 back-propagating directly. Wide slices (more than NODE_MAJOR_WIDTH nodes) and circuits too big for
 dense matrices use gather / index_add with the laws of ``devices`` instead; under the default
-dopri5 they run node-major, (width, batch), so every gather moves whole batch rows. The default dopri5 is ``integrators.dopri5``; other methods and the adjoint
-use torchdiffeq.
+dopri5 they run node-major, (width, batch), so every gather moves whole batch rows, with each
+family's coefficients also taken once per solve. The default dopri5 is ``integrators.dopri5``;
+other methods and the adjoint use torchdiffeq.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ class SliceDynamics(GuardedDynamics, nn.Module):
 
     def _sparse_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
         vfull = F.pad(v, (1, 0))
-        return [self.records[k].current(vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)], self.params[k])
-                for k in self.kinds]
+        return [self.records[k].current(vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)],
+                                        self.params[k]) for k in self.kinds]
 
     def currents(self, v: torch.Tensor) -> torch.Tensor:
         """Every device's current in circuit order, shape (..., E)."""

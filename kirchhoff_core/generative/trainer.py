@@ -212,9 +212,10 @@ class GenerativeTrainer:
         ``{"kl": ...}``); ``fields`` add to it or override."""
         evaluated = [r for r in self.history if r.test_loss is not None]
         result = {self.metric: evaluated[-1].test_loss, "step": evaluated[-1].step} if evaluated else {}
-        return TrainingRecord(**{"task": self.config.task, "target": self.config.target, "config": self.config.to_dict(),
-                                 "solver": self.flow.solver.to_dict(), "steps": self.steps_done,
-                                 "history": [r.to_dict() for r in self.history], "result": result, **fields})
+        return TrainingRecord(**{"task": self.config.task, "target": self.config.target,
+                                 "config": self.config.to_dict(), "solver": self.flow.solver.to_dict(),
+                                 "steps": self.steps_done, "history": [r.to_dict() for r in self.history],
+                                 "result": result, **fields})
 
     def run(self, steps: int, callback: Callable[[GenerativeRecord], bool | None] | None = None
             ) -> list[GenerativeRecord]:

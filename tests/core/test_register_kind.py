@@ -44,7 +44,8 @@ def test_a_registered_family_trains(softplus):
     assert set(circuit.slices[0].kind.tolist()) == {softplus}
     assert loads_circuit(dumps_circuit(circuit)).slices[0].kind[0] == softplus  # and it round-trips through JSON
     data = make_dataset("moons", n_samples=200, seed=0)
-    trainer = Trainer(KirchhoffNet(circuit, SolverConfig(rtol=1e-4, atol=1e-4)), data, TrainConfig(lr=0.05, batch_size=32))
+    model = KirchhoffNet(circuit, SolverConfig(rtol=1e-4, atol=1e-4))
+    trainer = Trainer(model, data, TrainConfig(lr=0.05, batch_size=32))
     before, _ = trainer.evaluate(trainer.x_train, trainer.y_train)
     trainer.run(8)
     assert trainer.history[-1].train_loss < before - 0.05, (before, [r.train_loss for r in trainer.history])
