@@ -129,6 +129,7 @@ class DeviceKind:
         return len(self.roles)
 
     def preactivation(self, vs: Tensor, vd: Tensor, w: tuple[Tensor | None, ...], b: Tensor | None) -> Tensor:
+        """u, the activation's argument, from the terminal voltages and the coefficients."""
         u = _times(w[0], vs) + _times(w[1], vd) if self.inputs == "affine" else _times(w[0], vs - vd)
         return u if b is None else u + b
 
