@@ -40,7 +40,7 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     from kirchhoff_core.generative import CircuitFlow, GenerativeTrainer, flow_preset, gaussian_baseline_nll
-    from kirchhoff_core.io import load_checkpoint, save_circuit
+    from kirchhoff_core.io import load_trained, save_circuit
     from kirchhoff_core.solvers import SolverConfig
 
     preset = flow_preset(target)
@@ -50,9 +50,8 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
     name = f"{target}{args.tag}"
     circuit, log, done, before_s = preset.circuit(seed=args.seed, gain=args.gain), [], 0, 0.0
     if args.init:
-        circuit, extra = load_checkpoint(pathlib.Path(args.init) / f"{name}.json")
-        past = extra["training"]
-        log, done, before_s = past["log"], past["result"]["steps"], past["result"]["wall_time_s"]
+        circuit, past = load_trained(pathlib.Path(args.init) / f"{name}.json")
+        log, done, before_s = past.history, past.steps, past.result["wall_time_s"]
     flow = CircuitFlow(circuit, solver).to(args.device)
     config = preset.config(lr=args.lr or preset.lr, batch_size=args.batch_size or preset.batch_size,
                            anneal_steps=steps if args.schedule == "cosine" else 0, seed=args.seed,
@@ -82,11 +81,10 @@ def train_one(target: str, args: argparse.Namespace) -> dict:
     row = {"target": target, "nll": nll, "reference_nll": preset.reference_nll, "gaussian_nll": baseline,
            "steps": steps, "reference_steps": preset.reference_steps, "wall_time_s": train_time,
            "batch_size": config.batch_size, "lr": config.lr, "device": args.device, "gain": args.gain,
-           "rtol": args.rtol, "legs": past["result"].get("legs", 1) + 1 if args.init else 1}
+           "rtol": args.rtol, "legs": past.result.get("legs", 1) + 1 if args.init else 1}
     out = pathlib.Path(args.out)
-    save_circuit(flow.to_circuit(), out / f"{name}.json", extra={"training": {
-        "task": "generate", "target": target, "seed": args.seed, "config": config.to_dict(),
-        "solver": solver.to_dict(), "result": row, "log": log}})
+    save_circuit(flow.to_circuit(), out / f"{name}.json", training=trainer.training_record(
+        solver=solver.to_dict(), history=log, result=row, extra={"seed": args.seed}))
     save_adam(trainer.optimizer, out / f"{name}.adam.safetensors")
     return row
 
@@ -123,15 +121,15 @@ def recheck(target: str, args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     from kirchhoff_core.densities import sample_target
     from kirchhoff_core.generative import CircuitFlow
-    from kirchhoff_core.io import load_checkpoint
+    from kirchhoff_core.io import load_trained
     from kirchhoff_core.solvers import SolverConfig
 
-    circuit, extra = load_checkpoint(pathlib.Path(args.recheck) / f"{target}{args.tag}.json")
+    circuit, training = load_trained(pathlib.Path(args.recheck) / f"{target}{args.tag}.json")
     flow = CircuitFlow(circuit, SolverConfig(rtol=1e-5, atol=1e-5, timeout_s=600.0, max_nfe=50_000))
     x = sample_target(target, args.eval_size, np.random.default_rng([args.recheck_seed, 2]))
     with torch.no_grad():
         nll = -torch.cat([flow.log_prob(part) for part in np.array_split(x, max(1, len(x) // 10_000))]).double()
-    result = extra.get("training", {}).get("result", {})
+    result = training.result if training is not None else {}
     return {"target": target, "nll": float(nll.mean()), "se": float(nll.std() / math.sqrt(len(nll))),
             "n": len(nll), "steps": result.get("steps"), "reference_nll": result.get("reference_nll"),
             "training_nll": result.get("nll")}

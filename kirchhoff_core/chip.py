@@ -36,7 +36,7 @@ import torchsde
 
 from .circuit import Circuit
 from .datasets import Dataset
-from .devices import KINDS
+from .devices import zero_unused
 from .model import KirchhoffNet
 from .solvers import SolverConfig, check_finite
 from .train import task_metric
@@ -137,8 +137,7 @@ class ChipInstance:
         if config.device_mismatch > 0:
             for s in chip.slices:
                 s.params = s.params * (1 + config.device_mismatch * self.rng.standard_normal(s.params.shape))
-                for k in set(s.kind.tolist()):  # unused parameter columns stay zero
-                    s.params[s.kind == k, KINDS[k].n_params:] = 0.0
+                zero_unused(s.params, s.kind)  # unused parameter columns stay zero
         if config.cap_mismatch > 0:
             caps = chip.capacitances(chip.max_width)
             chip.capacitance = (caps * (1 + config.cap_mismatch * self.rng.standard_normal(len(caps)))).tolist()

@@ -210,11 +210,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     trainer.run(epochs, callback=report)
     bar.close()
-    files = save_circuit(model.to_circuit(), out / "circuit.json", extra={"training": {
-        "dataset": {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
-                    "test_fraction": args.test_fraction, "seed": args.seed},
-        "train": train_cfg.to_dict(), "solver": solver.to_dict(),
-        "history": [r.to_dict() for r in trainer.history]}})
+    dataset = {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
+               "test_fraction": args.test_fraction, "seed": args.seed}
+    files = save_circuit(model.to_circuit(), out / "circuit.json", training=trainer.training_record(dataset=dataset))
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 
@@ -288,9 +286,9 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
 
     trainer.run(steps, callback=report)
     bar.close()
-    files = save_circuit(flow.to_circuit(), out / "circuit.json", extra={"training": {
-        "task": args.task, "target": config.target, "config": config.to_dict(), "solver": solver.to_dict(),
-        "trace": args.trace, "history": logged}})
+    # The history holds the rows printed (the evaluated steps), as the CSV does.
+    record = trainer.training_record(history=logged, extra={"trace": args.trace})
+    files = save_circuit(flow.to_circuit(), out / "circuit.json", training=record)
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 

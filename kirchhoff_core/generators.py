@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypedDict, Unpack
+from typing import Any, Callable, Collection, Sequence, TypedDict, Unpack
 
 import networkx as nx
 import numpy as np
@@ -42,7 +42,7 @@ class ParamSpec:
     min: float | None = None
     max: float | None = None
     help: str = ""
-    choices: tuple[str, ...] = ()
+    choices: Collection[str] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class CommonKwargs(TypedDict, total=False):
 
 COMMON_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("kind", str, "ShiftTanh2", help="device I-V family of every device",
-              choices=tuple(KINDS)),
+              choices=KINDS.keys()),  # a live view: families registered later are choices too
     ParamSpec("num_slices", int, 1, 1, 50, "time slices (layers); same topology, own parameters"),
     ParamSpec("duration", float, 1.0, 1e-3, 1e3, "duration of each slice"),
     ParamSpec("inputs", "int_list", None, 1, 100_000, "input nodes (default: nodes 1..n_inputs)"),

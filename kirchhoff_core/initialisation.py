@@ -8,8 +8,9 @@ a big circuit starts almost static and learns slowly.
 We normalise by degree instead: every current-scaling parameter of device e (slopes, biases,
 current scales) is drawn from N(0, gain^2 / d_e), d_e being the mean number of devices at e's
 non-ground end nodes. A node's net current and its Jacobian row then have unit-order spread for any
-circuit size. Thresholds (volt shifts) are drawn from N(0, 0.5^2) and the slope of the passive
-``TanhResistor`` from U(0.5, 2) so it starts as a real resistor.
+circuit size. Thresholds (volt shifts) are drawn from N(0, 0.5^2) and positive slopes (the passive
+``TanhResistor``'s) from U(0.5, 2) so it starts as a real resistor. Which parameter plays which role
+is part of each family's record (``devices.DeviceKind.roles``).
 """
 
 from __future__ import annotations
@@ -18,21 +19,6 @@ import numpy as np
 
 from .circuit import Circuit, Slice
 from .devices import KINDS, MAX_PARAMS
-
-# Role of each parameter: "scale" (current or slope, degree-normalised), "threshold" (volts),
-# "slope" (a positive dimensionless slope).
-PARAM_ROLES: dict[str, tuple[str, ...]] = {
-    "ShiftTanh2": ("scale", "scale", "scale"),
-    "ShiftTanh1": ("scale", "scale"),
-    "ShiftRelu1": ("threshold", "scale"),
-    "ShiftRelu2": ("scale", "scale", "scale"),
-    "ShiftLeakyRelu1": ("threshold", "scale"),
-    "ShiftLeakyRelu2": ("scale", "scale", "scale"),
-    "Conductance": ("scale",),
-    "TanhResistor": ("scale", "slope"),
-}
-assert set(PARAM_ROLES) == set(KINDS)
-
 
 def device_degrees(s: Slice, width: int) -> np.ndarray:
     """Mean device count at each device's non-ground end nodes (at least 1)."""
@@ -52,9 +38,9 @@ def init_slice_params(s: Slice, width: int, gain: float = 1.0,
     params = np.zeros((E, MAX_PARAMS))
     normal = rng.standard_normal((E, MAX_PARAMS))
     uniform = rng.uniform(0.5, 2.0, (E, MAX_PARAMS))
-    for kind, roles in PARAM_ROLES.items():
+    for kind in set(s.kind.tolist()):  # each family's parameter roles (devices.ROLES)
         rows = np.flatnonzero(s.kind == kind)
-        for c, role in enumerate(roles):
+        for c, role in enumerate(KINDS[kind].roles):
             if role == "scale":
                 params[rows, c] = sigma[rows] * normal[rows, c]
             elif role == "threshold":

@@ -2,7 +2,8 @@
 
 Nothing here ever unpickles: JSON is parsed with the standard library and weights with safetensors,
 so an uploaded file can at worst be rejected, never executed. The format is documented in
-docs/file-format.md; ``SCHEMA_VERSION`` changes when it does.
+docs/file-format.md; ``SCHEMA_VERSION`` changes when it does. A trained circuit carries how it was
+trained in its ``training`` section, one schema for every writer and reader: ``TrainingRecord``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io as _stdio
 import json
 import math
 import pathlib
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -20,7 +22,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from .circuit import Circuit, CircuitError, Slice
-from .devices import KINDS, MAX_PARAMS
+from .devices import KINDS, MAX_PARAMS, zero_unused
 
 FORMAT = "kirchhoffnet-circuit"
 SCHEMA_VERSION = 1
@@ -30,6 +32,110 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 
 class CircuitFileError(CircuitError):
     """A file that is not a valid circuit (bad JSON, wrong schema, corrupt or unsafe weights)."""
+
+
+# --- the training section ------------------------------------------------------------------------
+
+TRAINING_TASKS = ("supervised", "generate", "density")
+TRAINING_VERSION = 1
+
+
+@dataclass
+class TrainingRecord:
+    """The ``training`` section of a saved circuit: what it was trained on, with which settings, how
+    far it got. Written by the CLI, the app pages and the benchmarks alike (``Trainer`` and
+    ``GenerativeTrainer`` make theirs with ``training_record()``); read with ``from_dict``, which
+    also accepts the sections written before this schema existed.
+
+    ``steps`` counts epochs for "supervised" and optimiser steps for "generate" / "density";
+    ``history`` holds the per-step records (``EpochRecord`` / ``GenerativeRecord`` as dicts, or a
+    writer's log rows); ``result`` the final metrics (e.g. ``{"nll": 2.86}``); ``extra`` anything a
+    writer keeps besides (a page's own settings, the CLI's trace choice, ...).
+    """
+
+    task: str = "supervised"
+    dataset: dict | None = None  # supervised: {name, n_samples, noise, test_fraction, seed}
+    target: str | None = None  # generate: a 2-D data set; density: a potential (U1..U4)
+    config: dict | None = None  # the trainer's config: TrainConfig or GenerativeConfig, as a dict
+    solver: dict | None = None  # SolverConfig as a dict
+    steps: int = 0
+    history: list[dict] = field(default_factory=list)
+    result: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TRAINING_TASKS:
+            raise CircuitFileError(f"training.task: choose one of {list(TRAINING_TASKS)}, got {self.task!r}")
+        for name, kind, what in (("dataset", dict, "an object"), ("target", str, "a name"),
+                                 ("config", dict, "an object"), ("solver", dict, "an object")):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), kind):
+                raise CircuitFileError(f"training.{name}: must be {what} or null, got {getattr(self, name)!r}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise CircuitFileError(f"training.steps: must be a non-negative integer, got {self.steps!r}")
+        if not isinstance(self.history, list) or not all(isinstance(h, dict) for h in self.history):
+            raise CircuitFileError("training.history: must be a list of objects (one per recorded step)")
+        for name in ("result", "extra"):
+            if not isinstance(getattr(self, name), dict):
+                raise CircuitFileError(f"training.{name}: must be an object, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return {"version": TRAINING_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "TrainingRecord":
+        """The record of a ``training`` section, of this schema or of an older writer's shape."""
+        if not isinstance(doc, dict):
+            raise CircuitFileError(f"training: must be an object, got {doc!r}")
+        doc = dict(doc)
+        version = doc.pop("version", None)
+        if version is None:
+            doc = _upgrade_training(doc)
+        elif version != TRAINING_VERSION:
+            raise CircuitFileError(f"training.version: this version reads {TRAINING_VERSION}, the file has {version!r}")
+        names = set(cls.__dataclass_fields__)
+        unknown = {k: v for k, v in doc.items() if k not in names}
+        fields = {k: v for k, v in doc.items() if k in names}
+        if unknown:
+            fields["extra"] = {**(fields.get("extra") or {}), **unknown}
+        return cls(**fields)
+
+    @classmethod
+    def of(cls, trainer: Any, **fields: Any) -> "TrainingRecord":
+        """The record of a live trainer (see ``live.LiveTrainer``), or of no trainer yet: ``fields``
+        fill in or override what the trainer knows."""
+        return trainer.training_record(**fields) if trainer is not None else cls(**fields)
+
+
+def _upgrade_training(doc: dict) -> dict:
+    """A section written before ``TrainingRecord``, in its fields (unknown keys end up in extra).
+
+    The shapes: ``kirchhoff train`` {dataset, train, solver, history}; ``kirchhoff train --task
+    generate|density`` {task, target, config, solver, trace, history}; the Train page {config (its
+    settings), epoch, history}; the Generate page {task, target, settings, steps, history};
+    ``benchmarks/generative_repro.py`` (and assets/generative/) {task, target, seed, config, solver,
+    result, log}.
+    """
+    out, extra = {}, {}
+    if "epoch" in doc:  # the Train page: its own settings were under "config"
+        out["steps"] = doc.pop("epoch")
+        extra["settings"] = doc.pop("config", None)
+    for old, new in (("train", "config"), ("log", "history")):
+        if old in doc:
+            out[new] = doc.pop(old)
+    if "settings" in doc:
+        extra["settings"] = doc.pop("settings")
+    out.update(doc)
+    result, history = out.get("result"), out.get("history")
+    if "steps" not in out:
+        if isinstance(result, dict) and "steps" in result:
+            out["steps"] = result["steps"]
+        elif isinstance(history, list) and history and isinstance(history[-1], dict):
+            last = history[-1]
+            out["steps"] = last.get("step", last.get("epoch", 0))
+    out.setdefault("task", "supervised" if out.get("target") is None else "generate")
+    if extra:
+        out["extra"] = {**extra, **(out.get("extra") or {})}
+    return out
 
 
 # --- dict <-> Circuit ----------------------------------------------------------------------------
@@ -113,8 +219,7 @@ def _slice_weights(weights: dict[str, np.ndarray], i: int, s: Slice) -> np.ndarr
         raise CircuitFileError(f"weights: {key} has shape {tuple(w.shape)}, the JSON describes "
                                f"{s.num_devices} devices (expected ({s.num_devices}, {MAX_PARAMS}))")
     w = w.astype(np.float64)
-    for k in set(s.kind.tolist()):  # unused columns must stay zero
-        w[s.kind == k, KINDS[k].n_params:] = 0.0
+    zero_unused(w, s.kind)  # unused columns must stay zero
     return w
 
 
@@ -193,15 +298,20 @@ def _json_safe(value):
     return value
 
 
-def dumps_circuit(circuit: Circuit, extra: dict | None = None) -> str:
+def _with_training(extra: dict | None, training: TrainingRecord | None) -> dict:
+    return {**(extra or {}), **({"training": training.to_dict()} if training is not None else {})}
+
+
+def dumps_circuit(circuit: Circuit, extra: dict | None = None, training: TrainingRecord | None = None) -> str:
     """Compact single-file JSON with parameters inline (what the app offers for download)."""
-    return json.dumps(circuit_to_dict(circuit, extra=extra), separators=(",", ":"))
+    return json.dumps(circuit_to_dict(circuit, extra=_with_training(extra, training)), separators=(",", ":"))
 
 
 def save_circuit(circuit: Circuit, path: str | pathlib.Path, weights: str = "auto",
-                 extra: dict | None = None) -> list[pathlib.Path]:
+                 extra: dict | None = None, training: TrainingRecord | None = None) -> list[pathlib.Path]:
     """Write ``path`` (JSON) and, for big circuits or ``weights="safetensors"``, ``path`` with a
-    .safetensors suffix. Returns the files written. ``extra`` adds top-level keys (e.g. training)."""
+    .safetensors suffix. Returns the files written. ``training`` becomes the ``training`` section,
+    ``extra`` adds other top-level keys."""
     path = pathlib.Path(path)
     if weights not in ("auto", "inline", "safetensors"):
         raise ValueError(f"weights: choose 'auto', 'inline' or 'safetensors', got {weights!r}")
@@ -209,7 +319,7 @@ def save_circuit(circuit: Circuit, path: str | pathlib.Path, weights: str = "aut
     apart = weights == "safetensors" or (weights == "auto" and circuit.num_devices > INLINE_LIMIT)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = [path]
-    doc_extra = dict(extra or {})
+    doc_extra = _with_training(extra, training)
     if apart:
         blob = weights_to_bytes(circuit)
         wpath = path.with_suffix(".safetensors")
@@ -244,6 +354,12 @@ def load_checkpoint(path: str | pathlib.Path) -> tuple[Circuit, dict]:
     known = {"format", "schema_version", "name", "num_nodes", "capacitance", "inputs", "outputs", "resize",
              "slices", "meta", "weights"}
     return circuit, {k: v for k, v in doc.items() if k not in known}
+
+
+def load_trained(path: str | pathlib.Path) -> tuple[Circuit, TrainingRecord | None]:
+    """A circuit file and its ``training`` section (None when it has none)."""
+    circuit, extra = load_checkpoint(path)
+    return circuit, (TrainingRecord.from_dict(extra["training"]) if "training" in extra else None)
 
 
 # --- GraphML ---------------------------------------------------------------------------------------

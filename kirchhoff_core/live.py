@@ -1,14 +1,17 @@
 """What anything trained live (Train, Generate, a sweep trial) offers its driver.
 
 A page's play controller, a worker process or a sweep trial only need this much: ``step()`` once,
-``reset()``, ``set_lr()`` between steps, the ``history`` of records and ``steps_done``. Both
-``train.Trainer`` (one step = one epoch) and ``generative.GenerativeTrainer`` (one step = one
-optimiser step) implement it, and their records share the field names below.
+``reset()``, ``set_lr()`` between steps, the ``history`` of records, ``steps_done`` and the run as a
+saved circuit's training section (``training_record()``). Both ``train.Trainer`` (one step = one
+epoch) and ``generative.GenerativeTrainer`` (one step = one optimiser step) implement it, and their
+records share the field names below.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
+
+from .io import TrainingRecord
 
 
 @runtime_checkable
@@ -45,3 +48,5 @@ class LiveTrainer(Protocol):
     def reset(self) -> None: ...
 
     def set_lr(self, lr: float) -> None: ...
+
+    def training_record(self, **fields) -> TrainingRecord: ...

@@ -3,13 +3,14 @@
 The KCL right-hand side is written once, in incidence form: C dv/dt = -B g(v). Every device family
 is an activation of a linear map of the node voltages times a per-device scale,
 I = act(v W + b) * s (e.g. ShiftTanh2: W = p0 S_src + p1 S_dst, b = p2; ShiftRelu1: W = S_src - S_dst,
-b = -p0, s = p1). Folding s and 1/C into the incidence M, a dense slice is a two-layer network,
-dv/dt = act(v W + b) @ M: two matmuls per evaluation, and parallel devices cost nothing extra. The
-matrices are built once per solve when back-propagating directly. Wide slices (more than
-NODE_MAJOR_WIDTH nodes) and circuits too big for dense matrices use gather / index_add with the laws
-of ``devices`` instead; under the default dopri5 they run node-major, (width, batch), so every gather
-moves whole batch rows. The default dopri5 is ``integrators.dopri5``; other methods and the adjoint
-use torchdiffeq.
+b = -p0, s = p1; each family's record in ``devices`` says which). Folding 1/C into the incidence M,
+a dense slice is a two-layer network, dv/dt = (act(v W + b) * s) @ M: two matmuls per evaluation,
+and parallel devices cost nothing extra. The matrices are built once per solve when
+back-propagating directly. Wide slices (more than NODE_MAJOR_WIDTH nodes) and circuits too big for
+dense matrices use gather / index_add with the laws of ``devices`` instead; under the default
+dopri5 they run node-major, (width, batch), so every gather moves whole batch rows, with each
+family's coefficients also taken once per solve. The default dopri5 is ``integrators.dopri5``;
+other methods and the adjoint use torchdiffeq.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ import torchdiffeq
 
 from . import integrators
 from .circuit import Circuit
-from .devices import KINDS, LEAKY_SLOPE, MAX_PARAMS
+from .devices import KINDS, MAX_PARAMS, DeviceKind
 from .solvers import GuardedDynamics, SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
 
 DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatter
@@ -35,38 +36,6 @@ DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatt
 # multiply-adds per device and sample, a gather a fixed handful of passes (measured crossover
 # 32-48 nodes on 2 CPU cores).
 NODE_MAJOR_WIDTH = 40
-
-Act = Callable[[torch.Tensor], torch.Tensor]
-_AFFINE = ("ShiftTanh2", "ShiftRelu2", "ShiftLeakyRelu2")  # act(p0 v_s + p1 v_d + p2)
-
-
-def _lrelu(u: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(u, LEAKY_SLOPE)
-
-
-def _identity(u: torch.Tensor) -> torch.Tensor:
-    return u
-
-
-def _linear_form(kind: str, p: torch.Tensor, sel: tuple[torch.Tensor, ...]
-                 ) -> tuple[Act, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """(act, W, b, s) with I = act(v @ W + b) * s. ``sel`` is (S_src, S_dst) for the affine
-    families and (S_src - S_dst,) for those that only see the voltage drop."""
-    if kind in _AFFINE:
-        act = {"ShiftTanh2": torch.tanh, "ShiftRelu2": F.relu, "ShiftLeakyRelu2": _lrelu}[kind]
-        return act, p[:, 0] * sel[0] + p[:, 1] * sel[1], p[:, 2], None
-    diff = sel[0]
-    if kind == "ShiftTanh1":
-        return torch.tanh, p[:, 1] * diff, p[:, 0], None
-    if kind == "ShiftRelu1":
-        return F.relu, diff, -p[:, 0], p[:, 1]
-    if kind == "ShiftLeakyRelu1":
-        return _lrelu, diff, -p[:, 0], p[:, 1]
-    if kind == "Conductance":
-        return _identity, p[:, 0] * diff, None, None
-    if kind == "TanhResistor":
-        return torch.tanh, p[:, 1].abs() * diff, None, p[:, 0].abs()
-    raise KeyError(kind)
 
 
 def _detached_rms(x: torch.Tensor) -> torch.Tensor:
@@ -85,10 +54,11 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.dense = self.width * max(s.num_devices, 1) <= DENSE_LIMIT
         self.node_major = not self.dense or self.width > NODE_MAJOR_WIDTH
         self.kinds: list[str] = sorted(set(s.kind.tolist()))
+        self.records: dict[str, DeviceKind] = {k: KINDS[k] for k in self.kinds}  # each family's law and forms
         self.params = nn.ParameterDict()
         rows = [np.flatnonzero(s.kind == k) for k in self.kinds]
         for k, r in zip(self.kinds, rows):
-            self.params[k] = nn.Parameter(torch.tensor(s.params[r, : KINDS[k].n_params]))
+            self.params[k] = nn.Parameter(torch.tensor(s.params[r, : self.records[k].n_params]))
             self._add_index(k, s.src[r], s.dst[r])
         inv_c = 1.0 / circuit.capacitances(self.width)
         order = np.concatenate(rows) if rows else np.zeros(0, int)
@@ -102,6 +72,7 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
         self._frozen: list[tuple] | None = None
+        self._frozen_coefficients: list[tuple] | None = None
 
     def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
         E, n = len(src), self.width
@@ -114,30 +85,36 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         s_dst = np.zeros((n + 1, E))
         s_src[src, np.arange(E)] = 1.0
         s_dst[dst, np.arange(E)] = 1.0
-        if k in _AFFINE:
-            self.register_buffer(f"sel0_{k}", torch.as_tensor(s_src[1:]), persistent=False)
-            self.register_buffer(f"sel1_{k}", torch.as_tensor(s_dst[1:]), persistent=False)
-        else:
-            self.register_buffer(f"sel0_{k}", torch.as_tensor((s_src - s_dst)[1:]), persistent=False)
+        for j, sel in enumerate(self.records[k].selectors(s_src[1:], s_dst[1:])):
+            self.register_buffer(f"sel{j}_{k}", torch.as_tensor(sel), persistent=False)
 
     def _buf(self, name: str, k: str) -> torch.Tensor:
         return getattr(self, f"{name}_{k}")
 
     def _selectors(self, k: str) -> tuple[torch.Tensor, ...]:
-        return (self._buf("sel0", k), self._buf("sel1", k)) if k in _AFFINE else (self._buf("sel0", k),)
+        return (self._buf("sel0", k), self._buf("sel1", k)) if self.records[k].inputs == "affine" else \
+            (self._buf("sel0", k),)
 
     def _dense_terms(self) -> list[tuple]:
-        """Per kind (act, W, b, s)."""
-        return [_linear_form(k, self.params[k], self._selectors(k)) for k in self.kinds]
+        """Per kind (act, W, b, s): the family's dense form over this slice's selectors."""
+        return [self.records[k].dense_form(self.params[k], self._selectors(k)) for k in self.kinds]
+
+    def _node_major_coefficients(self) -> list[tuple]:
+        """Per kind the family's coefficients, shaped to broadcast over (devices, batch)."""
+        return [self.records[k].coefficients(self.params[k].unsqueeze(1)) for k in self.kinds]
 
     @contextmanager
-    def frozen(self) -> Iterator[None]:
-        """Build the dense matrices once for a whole solve (parameters do not change inside it)."""
-        self._frozen = self._dense_terms() if self.dense else None
+    def frozen(self, node_major: bool = False) -> Iterator[None]:
+        """Build what the right-hand side needs once for a whole solve (parameters do not change
+        inside it): the dense matrices, or the coefficients of the node-major laws."""
+        if node_major:
+            self._frozen_coefficients = self._node_major_coefficients()
+        else:
+            self._frozen = self._dense_terms() if self.dense else None
         try:
             yield
         finally:
-            self._frozen = None
+            self._frozen, self._frozen_coefficients = None, None
 
     def _dense_currents(self, v: torch.Tensor, terms) -> torch.Tensor:
         """All device currents, kind-grouped, shape (..., E)."""
@@ -167,9 +144,9 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         rows of the batch, the cheap way round for wide slices (see NODE_MAJOR_WIDTH)."""
         vf = F.pad(vt, (0, 0, 1, 0))  # ground row
         acc = vt.new_zeros(self.width + 1, vt.shape[1])
-        for k in self.kinds:
+        for k, coefficients in zip(self.kinds, self._frozen_coefficients or self._node_major_coefficients()):
             src, dst = self._buf("src", k), self._buf("dst", k)
-            i = KINDS[k].current(vf.index_select(0, src), vf.index_select(0, dst), self.params[k].unsqueeze(1))
+            i = self.records[k].current_from(vf.index_select(0, src), vf.index_select(0, dst), coefficients)
             acc = acc.index_add(0, dst, i).index_add(0, src, i, alpha=-1)
         dv = acc[1:] * self.inv_c.unsqueeze(1)
         if self.guard is not None:
@@ -178,8 +155,8 @@ class SliceDynamics(GuardedDynamics, nn.Module):
 
     def _sparse_currents(self, v: torch.Tensor) -> list[torch.Tensor]:
         vfull = F.pad(v, (1, 0))
-        return [KINDS[k].current(vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)], self.params[k])
-                for k in self.kinds]
+        return [self.records[k].current(vfull[..., self._buf("src", k)], vfull[..., self._buf("dst", k)],
+                                        self.params[k]) for k in self.kinds]
 
     def currents(self, v: torch.Tensor) -> torch.Tensor:
         """Every device's current in circuit order, shape (..., E)."""
@@ -296,7 +273,7 @@ class KirchhoffNet(nn.Module):
             # Our own lean dopri5 (kirchhoff_core.integrators), back-propagated directly.
             times = t.tolist()
             if dyn.node_major:
-                with self._guarded(dyn, where):
+                with self._guarded(dyn, where), dyn.frozen(node_major=True):
                     vt = v0.reshape(-1, dyn.width).t().contiguous()
                     out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where)
                 out = out.transpose(1, 2).reshape(len(times), *v0.shape)
@@ -393,6 +370,6 @@ class KirchhoffNet(nn.Module):
             params = np.zeros((s.num_devices, MAX_PARAMS))
             for k in dyn.kinds:
                 rows = np.flatnonzero(s.kind == k)
-                params[rows, : KINDS[k].n_params] = dyn.params[k].detach().cpu().double().numpy()
+                params[rows, : dyn.records[k].n_params] = dyn.params[k].detach().cpu().double().numpy()
             s.params = params
         return c

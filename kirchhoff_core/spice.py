@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .circuit import Circuit
-from .devices import KINDS, LEAKY_SLOPE
+from .devices import get_kind
 from .model import KirchhoffNet, resize_state
 from .solvers import SolverConfig
 
@@ -93,33 +93,14 @@ def _v(n: int) -> str:
     return "0" if n == 0 else f"v({_node(n)})"
 
 
-def _lrelu(x: str) -> str:
-    return f"(uramp({x})-{_num(LEAKY_SLOPE)}*uramp(-({x})))"
-
-
 def device_expression(kind: str, params: list[float], src: int, dst: int, current_scale: float = 1.0) -> str:
-    """The device law as an ngspice B-source expression in node voltages."""
-    p = [_coef(x) for x in params[: KINDS[kind].n_params]]
+    """The device law as an ngspice B-source expression in node voltages (the family's ``spice``
+    template filled with its parameters and terminals)."""
+    rec = get_kind(kind)
+    values = [float(x) for x in params[: rec.n_params]]
     vs, vd = _v(src), _v(dst)
-    drop = f"({vs}-{vd})"
-    if kind == "ShiftTanh2":
-        law = f"tanh({p[0]}*{vs}+{p[1]}*{vd}+{p[2]})"
-    elif kind == "ShiftTanh1":
-        law = f"tanh({p[1]}*{drop}+{p[0]})"
-    elif kind == "ShiftRelu1":
-        law = f"{p[1]}*uramp({drop}-{p[0]})"
-    elif kind == "ShiftRelu2":
-        law = f"uramp({p[0]}*{vs}+{p[1]}*{vd}+{p[2]})"
-    elif kind == "ShiftLeakyRelu1":
-        law = f"{p[1]}*{_lrelu(f'{drop}-{p[0]}')}"
-    elif kind == "ShiftLeakyRelu2":
-        law = _lrelu(f"{p[0]}*{vs}+{p[1]}*{vd}+{p[2]}")
-    elif kind == "Conductance":
-        law = f"{p[0]}*{drop}"
-    elif kind == "TanhResistor":
-        law = f"{_num(abs(float(params[0])))}*tanh({_num(abs(float(params[1])))}*{drop})"
-    else:  # pragma: no cover - KINDS and this table are kept in step by the tests
-        raise KeyError(kind)
+    law = rec.spice.format(vs=vs, vd=vd, drop=f"({vs}-{vd})", **{f"p{i}": _coef(x) for i, x in enumerate(values)},
+                           **{f"a{i}": _num(abs(x)) for i, x in enumerate(values)})
     return law if current_scale == 1.0 else f"{_coef(current_scale)}*{law}"
 
 

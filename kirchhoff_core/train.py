@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .datasets import Dataset
+from .io import TrainingRecord
 from .model import KirchhoffNet
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -204,6 +205,15 @@ class Trainer:
                           max_solve, time.perf_counter() - start, self.config.lr)
         self.history.append(rec)
         return rec
+
+    def training_record(self, **fields) -> TrainingRecord:
+        """The run so far as a saved circuit's ``training`` section; ``fields`` add to it or override
+        (e.g. ``dataset={"name": "moons", ...}``, which the trainer does not know)."""
+        last = self.history[-1].to_dict() if self.history else {}
+        result = {k: last[k] for k in ("train_loss", "test_loss", "train_metric", "test_metric", "metric") if k in last}
+        return TrainingRecord(**{"task": "supervised", "config": self.config.to_dict(),
+                                 "solver": self.model.solver.to_dict(), "steps": self.steps_done,
+                                 "history": [r.to_dict() for r in self.history], "result": result, **fields})
 
     def run(self, epochs: int, callback: Callable[[EpochRecord], bool | None] | None = None) -> list[EpochRecord]:
         """Run up to ``epochs`` epochs; stop early when ``callback(record)`` returns True."""

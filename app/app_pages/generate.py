@@ -110,7 +110,8 @@ query = state.publish(session, "generate")
 if "io" not in hidden:
     st.divider()
     save = st.columns([1, 1.6, 1.4], vertical_alignment="center")
-    save[0].download_button("Download the circuit (JSON)", data=lambda: generate_files.model_json(g.trainer, g.circuit, s),
+    save[0].download_button("Download the circuit (JSON)",
+                            data=lambda: generate_files.model_json(g.trainer, g.circuit, s, g.evals),
                             file_name=f"kirchhoffnet-flow-{s.name}.json", mime="application/json", on_click="ignore",
                             key="gen_download")
     save[1].caption("The circuit with its current parameters and the run's history. Saved as "

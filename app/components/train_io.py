@@ -25,9 +25,11 @@ def model_json(session: Session) -> str:
     """The download: the circuit with the current (trained) parameters plus the run's settings and history."""
     t = session.trainer
     circuit = t.model.to_circuit() if t is not None else session.circuit
-    training = {"config": asdict(session.config), "epoch": t.epoch if t else 0,
-                "history": [r.to_dict() for r in t.history] if t else []}
-    return kio.dumps_circuit(circuit, extra={"training": training})
+    c = session.config
+    dataset = {"name": c.dataset, "n_samples": c.n_samples, "noise": c.noise, "test_fraction": c.test_fraction,
+               "seed": c.seed}
+    record = kio.TrainingRecord.of(t, dataset=dataset, extra={"settings": asdict(c)})
+    return kio.dumps_circuit(circuit, training=record)
 
 
 def share_and_save(session: Session, query: dict[str, str]) -> None:

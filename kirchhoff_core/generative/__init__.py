@@ -42,10 +42,11 @@ noise samples per step. Final training NLL from ``results/<name>/metric.yaml``.
 """
 
 from .flow import CircuitFlow, gaussian_baseline_nll, standard_normal_log_prob
-from .presets import FLOW_PRESETS, FlowPreset, flow_preset
+from .presets import FLOW_PRESETS, FlowPreset, Pretrained, flow_preset, load_pretrained, pretrained_dir
 from .trace import PROBES, TRACES, AugmentedSlice, autograd_trace, exact_trace, hutchinson_trace, make_probe
 from .trainer import OPTIMIZERS, TASKS, GenerativeConfig, GenerativeRecord, GenerativeTrainer
 
 __all__ = ["FLOW_PRESETS", "OPTIMIZERS", "PROBES", "TASKS", "TRACES", "AugmentedSlice", "CircuitFlow", "FlowPreset",
-           "GenerativeConfig", "GenerativeRecord", "GenerativeTrainer", "autograd_trace", "exact_trace",
-           "flow_preset", "gaussian_baseline_nll", "hutchinson_trace", "make_probe", "standard_normal_log_prob"]
+           "GenerativeConfig", "GenerativeRecord", "GenerativeTrainer", "Pretrained", "autograd_trace", "exact_trace",
+           "flow_preset", "gaussian_baseline_nll", "hutchinson_trace", "load_pretrained", "make_probe",
+           "pretrained_dir", "standard_normal_log_prob"]

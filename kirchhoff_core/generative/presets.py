@@ -1,13 +1,22 @@
-"""The paper's generative circuits per target, and the default training run for each."""
+"""The paper's generative circuits per target, the default training run for each, and the trained
+circuits that ship with the playground (``load_pretrained``)."""
 
 from __future__ import annotations
 
+import os
+import pathlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..circuit import Circuit
 from ..densities import POTENTIALS, TARGETS, potential_name, target_name
 from ..generators import generate
+from ..io import TrainingRecord, load_trained
+from .flow import CircuitFlow
 from .trainer import GenerativeConfig
+
+PRETRAINED_ENV = "KIRCHHOFF_GENERATIVE_ASSETS"
+PRETRAINED_DIR = pathlib.Path(__file__).resolve().parents[2] / "assets" / "generative"
 
 
 @dataclass(frozen=True)
@@ -103,3 +112,37 @@ def flow_repeats(circuit: Circuit) -> tuple[int, int] | None:
         return None
     r, rest = divmod(circuit.slices[0].num_devices, 12)
     return (r, r) if r > 0 and rest == 0 else None
+
+
+def pretrained_dir() -> pathlib.Path:
+    """Where the pretrained circuits live: $KIRCHHOFF_GENERATIVE_ASSETS, else assets/generative/."""
+    return pathlib.Path(os.environ.get(PRETRAINED_ENV) or PRETRAINED_DIR)
+
+
+class Pretrained(NamedTuple):
+    """A shipped trained circuit, how it was trained, and the file it came from."""
+
+    circuit: Circuit
+    training: TrainingRecord
+    path: pathlib.Path
+
+
+def load_pretrained(name: str, folder: str | pathlib.Path | None = None) -> Pretrained:
+    """The circuit trained for a target (``<folder>/<target>.json``, by default ``pretrained_dir()``).
+
+    Raises FileNotFoundError when none ships for it, ValueError (naming the file) when the file
+    cannot be read, is not a 2-D flow, or was trained for another target.
+    """
+    preset = flow_preset(name)
+    path = pathlib.Path(folder or pretrained_dir()) / f"{preset.target}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no pretrained circuit for {preset.target}: {path} does not exist")
+    try:
+        circuit, training = load_trained(path)
+        CircuitFlow(circuit, dim=2)  # every slice must carry the 2 data nodes
+    except ValueError as e:
+        raise ValueError(f"{path.name}: {e}") from None
+    training = training or TrainingRecord(task=preset.task, target=preset.target)
+    if training.target is not None and training.target != preset.target:
+        raise ValueError(f"{path.name}: trained for {training.target!r}, not {preset.target!r}")
+    return Pretrained(circuit, training, path)

@@ -4,13 +4,12 @@ integrates (voltages plus the running log-determinant). See the package docstrin
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..devices import KINDS, LEAKY_SLOPE
 from ..model import SliceDynamics
 from ..solvers import GuardedDynamics, WorkGuard
 
@@ -29,7 +28,7 @@ def _partials(dyn: SliceDynamics, v: Tensor) -> Iterator[tuple[str, Tensor, Tens
     vfull = F.pad(v, (1, 0))
     for k in dyn.kinds:
         src, dst = dyn._buf("src", k), dyn._buf("dst", k)
-        ps, pd = KINDS[k].partials(vfull[..., src], vfull[..., dst], dyn.params[k])
+        ps, pd = dyn.records[k].partials(vfull[..., src], vfull[..., dst], dyn.params[k])
         yield k, ps, pd
 
 
@@ -82,43 +81,6 @@ def make_probe(shape: Sequence[int], kind: str = "rademacher", generator: torch.
     raise ValueError(f"probe: choose one of {list(PROBES)}, got {kind!r}")
 
 
-class _SigmoidTanh(torch.autograd.Function):
-    """tanh(u) = 2 sigmoid(2u) - 1, about twice as fast as torch.tanh on CPUs in float32 (the
-    activation is the largest single cost of a training step); absolute error ~1e-7."""
-
-    @staticmethod
-    def forward(ctx, u):
-        a = torch.sigmoid(u * 2).mul_(2).sub_(1)
-        ctx.save_for_backward(a)
-        return a
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * (1 - a * a)
-
-
-def _tanh_for(u: Tensor) -> Callable[[Tensor], Tensor]:
-    """The tanh implementation to use for tensors like u (the sigmoid form on CPU in float32)."""
-    return _SigmoidTanh.apply if (u.device.type == "cpu" and u.dtype == torch.float32) else torch.tanh
-
-
-_TANH_KINDS = ("ShiftTanh2", "ShiftTanh1", "TanhResistor")
-
-
-def _act_grad(kind: str, u: Tensor, a: Tensor) -> Tensor:
-    """act'(u) for the activation of a family's linear form, given u and a = act(u)."""
-    if kind in ("ShiftTanh2", "ShiftTanh1", "TanhResistor"):
-        return 1 - a * a
-    if kind in ("ShiftRelu2", "ShiftRelu1"):
-        return (u > 0).to(u.dtype)
-    if kind in ("ShiftLeakyRelu2", "ShiftLeakyRelu1"):
-        return torch.where(u > 0, torch.ones_like(u), torch.full_like(u, LEAKY_SLOPE))
-    if kind == "Conductance":
-        return torch.ones_like(u)
-    raise KeyError(kind)
-
-
 class AugmentedSlice(GuardedDynamics, nn.Module):
     """d/dt of the augmented state for one slice, stored feature-major: y is (N + 1, batch) with the
     voltages in rows 0..N-1 and a (the integrated trace) in row N; returns (dv/dt, tr J) alike.
@@ -147,20 +109,23 @@ class AugmentedSlice(GuardedDynamics, nn.Module):
         return self.dyn.dense and self.trace == "exact"
 
     def _terms(self) -> tuple[list[tuple], Tensor, Tensor, Tensor]:
-        """Per kind (kind, act, W^T, b, s) as columns, M^T, and the trace as c0 + c . d: for tanh
-        families d = a^2 (c negated, c0 its sum), otherwise d = act'(u) (kind-grouped, like I)."""
+        """Per kind (activation, act', W^T, b, s) as columns, M^T, and the trace as c0 + c . d: for
+        tanh-like families act' is None and d = a^2 (c negated, c0 its sum), otherwise d = act'(u)
+        (kind-grouped, like I)."""
         dyn = self.dyn
         terms, cs, off = [], [], 0
         c0 = dyn.inc.new_zeros(())
-        for k, (act, w, b, s) in zip(dyn.kinds, dyn._dense_terms()):
+        for k, (_, w, b, s) in zip(dyn.kinds, dyn._dense_terms()):
+            act = dyn.records[k].act
             n_k = w.shape[1]
             c = (w * dyn.inc[off: off + n_k].T).sum(0)
             c = c if s is None else c * s
-            if k in _TANH_KINDS:  # c . (1 - a^2) = sum(c) - c . a^2
+            if act.tanh_like:  # c . (1 - a^2) = sum(c) - c . a^2
                 c0 = c0 + c.sum()
                 c = -c
             cs.append(c)
-            terms.append((k, act, w.T, None if b is None else b.unsqueeze(1), None if s is None else s.unsqueeze(1)))
+            terms.append((act.for_tensor(w), None if act.tanh_like else act.grad, w.T,
+                          None if b is None else b.unsqueeze(1), None if s is None else s.unsqueeze(1)))
             off += n_k
         return terms, dyn.inc.T, (cs[0] if len(cs) == 1 else torch.cat(cs)), c0
 
@@ -179,14 +144,11 @@ class AugmentedSlice(GuardedDynamics, nn.Module):
         if self.fast:
             terms, mt, c, c0 = self._frozen or self._terms()
             cur, der = [], []
-            for k, act, wt, b, s in terms:
+            for act, grad, wt, b, s in terms:
                 u = wt @ v if b is None else torch.addmm(b, wt, v)
-                if k in _TANH_KINDS:  # act' = 1 - a^2: the trace is sum(c) - c . a^2 below
-                    a = _tanh_for(u)(u)
-                    der.append(torch.square(a))
-                else:
-                    a = act(u)
-                    der.append(_act_grad(k, u, a))
+                a = act(u)
+                # tanh-like: act' = 1 - a^2, the trace is sum(c) - c . a^2 below
+                der.append(torch.square(a) if grad is None else grad(u, a))
                 cur.append(a if s is None else a * s)
             i = cur[0] if len(cur) == 1 else torch.cat(cur)
             d = der[0] if len(der) == 1 else torch.cat(der)

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from ..densities import POTENTIALS, log_partition, potential_name, sample_target, target_name
+from ..io import TrainingRecord
 from .flow import CircuitFlow, standard_normal_log_prob
 
 Tensor = torch.Tensor
@@ -204,6 +205,17 @@ class GenerativeTrainer:
                                time.perf_counter() - start, lr)
         self.history.append(rec)
         return rec
+
+    def training_record(self, **fields) -> TrainingRecord:
+        """The run so far as a saved circuit's ``training`` section: task, target, config, solver, steps
+        done, every step's record and, as the result, the last held-out metric (``{"nll": ...}`` or
+        ``{"kl": ...}``); ``fields`` add to it or override."""
+        evaluated = [r for r in self.history if r.test_loss is not None]
+        result = {self.metric: evaluated[-1].test_loss, "step": evaluated[-1].step} if evaluated else {}
+        return TrainingRecord(**{"task": self.config.task, "target": self.config.target,
+                                 "config": self.config.to_dict(), "solver": self.flow.solver.to_dict(),
+                                 "steps": self.steps_done, "history": [r.to_dict() for r in self.history],
+                                 "result": result, **fields})
 
     def run(self, steps: int, callback: Callable[[GenerativeRecord], bool | None] | None = None
             ) -> list[GenerativeRecord]:

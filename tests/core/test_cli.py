@@ -336,7 +336,7 @@ def test_train(runs):
     assert [h["epoch"] for h in training["history"]] == [1, 2]
     for h, row in zip(training["history"], values):
         assert abs(h["train_loss"] - row[1]) <= 5e-7 and abs(h["test_metric"] - row[4]) <= 5e-7
-    assert {"lr", "optimizer", "batch_size"} <= set(training["train"])
+    assert {"lr", "optimizer", "batch_size"} <= set(training["config"])
     assert training["solver"]["method"] == "dopri5"
     assert len(circuit.inputs) == 2 and len(circuit.outputs) == 2
     # the preset's circuit, with trained parameters: same devices, different values
