@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .datasets import Dataset
 from .model import KirchhoffNet
+from .solvers import work_budget
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
@@ -176,7 +177,12 @@ class Trainer:
                     p.copy_(n)
 
     def step(self) -> EpochRecord:
-        """One epoch of minibatch training; raises SolverError if the circuit blows up."""
+        """One epoch of minibatch training; raises SolverError if the circuit blows up or the epoch's
+        solves together pass the solver's work budget (``max_total_nfe`` / ``max_total_s``)."""
+        with work_budget(self.model.solver, f"training epoch {self.epoch + 1}"):
+            return self._epoch()
+
+    def _epoch(self) -> EpochRecord:
         start = time.perf_counter()
         self.model.train()
         n = len(self.x_train)
