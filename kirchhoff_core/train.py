@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from .circuit import Circuit
 from .datasets import Dataset
 from .model import KirchhoffNet
 from .solvers import work_budget
@@ -96,8 +97,10 @@ def task_metric(task: str, out: torch.Tensor, y: torch.Tensor) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
 
 
-def check_compatible(model: KirchhoffNet, data: Dataset) -> None:
-    """The circuit's input and read-out nodes must match the dataset."""
+def check_compatible(model: KirchhoffNet | Circuit, data: Dataset) -> None:
+    """The circuit's input and read-out nodes must match the dataset: one read-out per class (fewer
+    would make some classes unreachable, e.g. the argmax of one read-out is always class 0) or per
+    regression target."""
     if len(model.inputs) != data.n_features:
         raise ValueError(f"inputs: the dataset {data.name!r} has {data.n_features} feature(s) but the circuit "
                          f"has {len(model.inputs)} input node(s) {model.inputs}")

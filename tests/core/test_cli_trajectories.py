@@ -72,7 +72,7 @@ def test_readout_sweep_ends_at_the_trainers_metric(capsys, circuit_file):
 
 @pytest.mark.parametrize("argv, message", [
     (["trajectory", "{c}", "--inputs", "0.5"], "input: the circuit has 2 input node(s)"),
-    (["trajectory", "{c}", "--inputs", "0.5,nan"], "x2: must be a finite voltage"),
+    (["trajectory", "{c}", "--inputs", "0.5,nan"], "--inputs: must be finite numbers"),
     (["trajectory", "{c}", "--inputs", "0,0", "--points", "0"], "--points: must be in"),
     (["readout-sweep", "{c}", "--times", "1"], "--times: must be in"),
     (["readout-sweep", "{c}", "--dataset", "blobs"], "outputs: the dataset 'blobs' has 3 classes"),
