@@ -21,7 +21,7 @@ import networkx as nx
 import numpy as np
 
 from .devices import KINDS, MAX_PARAMS, get_kind
-from .limits import MAX_DEVICES, MAX_NODES, MAX_SLICES, check_int, show
+from .limits import INT64_MAX, INT64_MIN, MAX_DEVICES, MAX_NODES, MAX_SLICES, show
 
 RESIZE_MODES = ("pad", "tile")
 
@@ -310,7 +310,9 @@ def _as_duration(x: Any, where: str) -> float:
 def _as_int(x: Any, where: str) -> int:
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) and not (isinstance(x, float) and x.is_integer()):
         raise CircuitError(f"{where}: node index must be an integer, got {show(x)}")
-    return check_int(x, where, error=CircuitError)
+    if not INT64_MIN <= x <= INT64_MAX:
+        raise CircuitError(f"{where}: node index {show(int(x))} does not fit in 64 bits (no such node)")
+    return int(x)
 
 
 def _as_floats(xs: Sequence[Any], where: str) -> list[float]:

@@ -63,7 +63,7 @@ def _rms(x: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(x)) / math.sqrt(max(x.numel(), 1))
 
 
-def _finite_norm(x: torch.Tensor, norm: Norm, where: str, t: float, node_axis: int,
+def _finite_norm(x: torch.Tensor, norm: Norm, where: str, t: float, layout: tuple[int, int | None],
                  *states: torch.Tensor) -> float:
     """``norm(x)``, or a SolverError naming the node: a non-finite state first, else the entry of
     ``x`` (a scaled error or derivative) that overflowed."""
@@ -71,25 +71,25 @@ def _finite_norm(x: torch.Tensor, norm: Norm, where: str, t: float, node_axis: i
     if math.isfinite(value):
         return value
     for v in states:
-        check_finite(v.detach(), where, t, node_axis)
-    raise step_control_error(x, where, t, node_axis)
+        check_finite(v.detach(), where, t, *layout)
+    raise step_control_error(x, where, t, *layout)
 
 
 def _initial_step(f: Rhs, t0: float, y0: torch.Tensor, f0: torch.Tensor, rtol: float, atol: float,
-                  where: str, norm: Norm = _rms, node_axis: int = -1) -> float:
+                  where: str, norm: Norm = _rms, layout: tuple[int, int | None] = (-1, None)) -> float:
     """Hairer, Norsett & Wanner II.4 (torchdiffeq's rule): one extra evaluation, no gradient. Any
     overflow on the way is a SolverError naming the node, never a float division by zero."""
     with torch.no_grad():
         scale = y0.abs().mul(rtol).add_(atol)
-        d0 = _finite_norm(y0 / scale, norm, where, t0, node_axis, y0)
-        d1 = _finite_norm(f0 / scale, norm, where, t0, node_axis, f0)
+        d0 = _finite_norm(y0 / scale, norm, where, t0, layout, y0)
+        d1 = _finite_norm(f0 / scale, norm, where, t0, layout, f0)
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
         if not h0 > 0:  # the derivative is so large that the first step underflows
-            raise step_control_error(f0 / scale, where, t0, node_axis)
+            raise step_control_error(f0 / scale, where, t0, *layout)
         f1 = f(t0 + h0, y0 + h0 * f0)
-        d2 = _finite_norm((f1 - f0) / scale, norm, where, t0 + h0, node_axis, f1) / h0
+        d2 = _finite_norm((f1 - f0) / scale, norm, where, t0 + h0, layout, f1) / h0
         if not math.isfinite(d2):
-            raise step_control_error((f1 - f0) / scale, where, t0 + h0, node_axis)
+            raise step_control_error((f1 - f0) / scale, where, t0 + h0, *layout)
     if d1 <= 1e-15 and d2 <= 1e-15:
         h1 = max(1e-6, h0 * 1e-3)
     else:
@@ -117,14 +117,15 @@ def _dense_weights(x: float) -> tuple[float, float, list[float]]:
 
 def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: float,
            stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms,
-           node_axis: int = -1) -> torch.Tensor:
+           node_axis: int = -1, nodes: int | None = None) -> torch.Tensor:
     """Solve dy/dt = f(t, y) from times[0]; the states at ``times`` (non-decreasing), stacked.
 
     ``f`` does its own work accounting (max_nfe, time-out); ``stats`` gets the accepted and
     rejected steps. ``norm`` maps an error already divided by its tolerance to a float (default:
     the RMS over the whole state); a step is accepted when it is at most 1. Raises SolverError,
-    naming ``where`` and the node (nodes run along ``node_axis`` of the state), when the state or the
-    error estimate goes non-finite, and when the step size underflows.
+    naming ``where`` and the node (nodes run along ``node_axis`` of the state; with ``nodes``, rows
+    past them are a flow's log-density), when the state or the error estimate goes non-finite, and
+    when the step size underflows.
     """
     times = [float(t) for t in times]
     if any(b < a for a, b in zip(times, times[1:])):
@@ -139,7 +140,8 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         return torch.stack(outs)
     y = y0
     k1 = f(t, y)
-    h = _initial_step(f, t, y, k1, rtol, atol, where, norm, node_axis)
+    layout = (node_axis, nodes)
+    h = _initial_step(f, t, y, k1, rtol, atol, where, norm, layout)
     while nxt < len(times):
         last = t + 1.01 * h >= t_end  # cut the last step onto t_end (and avoid a sliver after it)
         if last:
@@ -156,7 +158,7 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         with torch.no_grad():
             err = _combine(torch.zeros_like(y), [h * e for e in E], ks)
             tol = torch.maximum(y.abs(), y1.abs()).mul_(rtol).add_(atol)
-            ratio = _finite_norm(err.div_(tol), norm, where, t + h, node_axis, y1, *ks)
+            ratio = _finite_norm(err.div_(tol), norm, where, t + h, layout, y1, *ks)
         if ratio <= 1.0:
             if stats is not None:
                 stats.accepted += 1

@@ -207,37 +207,45 @@ class GuardedDynamics:
             self.guard.stats.rejected += 1
 
 
-def check_finite(v: torch.Tensor, where: str, t: float, node_axis: int = -1) -> None:
+def _node_name(index: int, nodes: int | None) -> str:
+    """Row ``index`` (0-based) of a state: a node, or past the nodes the flow's log-density."""
+    return "the log-density" if nodes is not None and index >= nodes else f"node {index + 1}"
+
+
+def check_finite(v: torch.Tensor, where: str, t: float, node_axis: int = -1, nodes: int | None = None) -> None:
     """Raise SolverError naming the first node whose voltage is NaN or infinite (nodes run along
-    ``node_axis``: -1 for batch-major states, 0 for node-major ones)."""
+    ``node_axis``: -1 for batch-major states, 0 for node-major ones; with ``nodes``, rows past them
+    are a flow's log-density)."""
     bad = ~torch.isfinite(v)
     if bad.any():
-        node = int(bad.nonzero()[0][node_axis]) + 1
-        raise SolverError(f"the circuit blew up in {where}: node {node} reached a non-finite voltage"
+        name = _node_name(int(bad.nonzero()[0][node_axis]), nodes)
+        what = "value" if name == "the log-density" else "voltage"
+        raise SolverError(f"the circuit blew up in {where}: {name} reached a non-finite {what}"
                           f" by t={t:.4g}. Lower the device gains, the learning "
                           "rate or the read-out time, or tighten the solver tolerance.")
 
 
-def step_control_error(scaled_error: torch.Tensor, where: str, t: float | None, node_axis: int = -1) -> SolverError:
+def step_control_error(scaled_error: torch.Tensor, where: str, t: float | None, node_axis: int = -1,
+                       nodes: int | None = None) -> SolverError:
     """The SolverError for an error estimate (already divided by its tolerance) whose norm is not a
     finite number although it came from a finite state: names the node with the offending entry."""
     e = scaled_error.detach()
     bad = ~torch.isfinite(e)
     index = bad.nonzero()[0] if bad.any() else torch.stack(torch.unravel_index(e.abs().argmax(), e.shape))
-    node = int(index[node_axis]) + 1
+    name = _node_name(int(index[node_axis]), nodes)
     when = "" if t is None else f" at t={t:.4g}"
-    return SolverError(f"the step-size control overflowed in {where}{when}: node {node}'s error estimate is not a "
-                       "finite number (voltages or currents near the largest float). Lower the device gains or "
+    return SolverError(f"the step-size control overflowed in {where}{when}: the error estimate of {name} is not "
+                       "a finite number (voltages or currents near the largest float). Lower the device gains or "
                        "the input voltages, or use a fixed-step solver.")
 
 
-def finite_norm(norm: Callable[[torch.Tensor], torch.Tensor], where: str,
-                node_axis: int = -1) -> Callable[[torch.Tensor], torch.Tensor]:
+def finite_norm(norm: Callable[[torch.Tensor], torch.Tensor], where: str, node_axis: int = -1,
+                nodes: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """An error norm for torchdiffeq's step-size control that raises SolverError (naming the node)
     when the norm is not finite, instead of letting a NaN step size end in an assertion."""
     def checked(x: torch.Tensor) -> torch.Tensor:
         n = norm(x)
         if not bool(torch.isfinite(n)):
-            raise step_control_error(x, where, None, node_axis)
+            raise step_control_error(x, where, None, node_axis, nodes)
         return n
     return checked

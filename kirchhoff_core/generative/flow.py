@@ -144,7 +144,8 @@ class CircuitFlow(nn.Module):
         aug, cfg = self._augs[i], self.solver
         where = f"slice {i}"
         if cfg.adaptive:  # the state is feature-major (dim + 1, batch): nodes along axis 0
-            options: dict = {"norm": finite_norm(_detached_max_rms(self.dim), where, node_axis=0), "dtype": y0.dtype}
+            norm = finite_norm(_detached_max_rms(self.dim), where, node_axis=0, nodes=self.dim)
+            options: dict = {"norm": norm, "dtype": y0.dtype}
         else:
             options = {"step_size": check_fixed_grid(cfg, self.net.slices[i].duration, where)}
         kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
@@ -166,7 +167,8 @@ class CircuitFlow(nn.Module):
                     rhs = aug if sign > 0 else (lambda s, y: -aug(-s, y))
                     with aug.frozen():
                         out = integrators.dopri5(rhs, y0, [sign * x for x in local], cfg.rtol, cfg.atol,
-                                                 self.stats, where, norm=lambda e: float(norm(e)), node_axis=0)
+                                                 self.stats, where, norm=lambda e: float(norm(e)), node_axis=0,
+                                                 nodes=self.dim)
                 else:
                     with aug.frozen():
                         out = torchdiffeq.odeint(aug, y0, t, **kwargs)
