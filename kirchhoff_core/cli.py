@@ -466,6 +466,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CircuitError, SolverError, SpiceError, UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a disk that is full, a path that changed under us: still one line
+        name = e.filename2 or e.filename  # a failed rename names its target second
+        where = f"{name}: " if name else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as e:
         print("interrupted" + (f"; {e}" if str(e) else ""), file=sys.stderr)
         return 130

@@ -234,9 +234,9 @@ def step_control_error(scaled_error: torch.Tensor, where: str, t: float | None, 
     index = bad.nonzero()[0] if bad.any() else torch.stack(torch.unravel_index(e.abs().argmax(), e.shape))
     name = _node_name(int(index[node_axis]), nodes)
     when = "" if t is None else f" at t={t:.4g}"
-    return SolverError(f"the step-size control overflowed in {where}{when}: the error estimate of {name} is not "
-                       "a finite number (voltages or currents near the largest float). Lower the device gains or "
-                       "the input voltages, or use a fixed-step solver.")
+    return SolverError(f"the step-size control overflowed in {where}{when}: the rate of change or error estimate "
+                       f"of {name} is not a finite number (voltages or currents near the largest float). Lower the "
+                       "device gains or the input voltages, or use a fixed-step solver.")
 
 
 def finite_norm(norm: Callable[[torch.Tensor], torch.Tensor], where: str, node_axis: int = -1,

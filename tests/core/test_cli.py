@@ -27,6 +27,7 @@ import torch
 
 from kirchhoff_core import io
 from kirchhoff_core.circuit import Circuit, Slice
+from kirchhoff_core.cli_common import SIMULATE_RTOL
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.generators import GENERATORS, generate
 from kirchhoff_core.model import KirchhoffNet
@@ -293,7 +294,7 @@ def test_simulate_csv_matches_python_api(runs):
     assert np.isnan(table[:, 4]).tolist() == [False, False, False, True]
     assert np.isfinite(table[:, 1:4]).all()
 
-    model = KirchhoffNet(io.load_circuit(runs[0] / "sim.json"), SolverConfig(rtol=1e-7, atol=1e-7),
+    model = KirchhoffNet(io.load_circuit(runs[0] / "sim.json"), SolverConfig(rtol=SIMULATE_RTOL, atol=SIMULATE_RTOL),
                          dtype=torch.float64)
     with torch.no_grad():
         want = model.trajectory(torch.tensor([[0.5, -1.0]], dtype=torch.float64), times)[:, 0, :].numpy()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from kirchhoff_core.cli import main
+from kirchhoff_core.cli_common import SIMULATE_RTOL
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.generators import generate
 from kirchhoff_core.io import save_circuit
@@ -48,7 +49,7 @@ def test_trajectory_prints_the_transient_as_csv(capsys, circuit_file):
     frame = pd.read_csv(io.StringIO(out))
     assert len(frame) == 2 * 21 and list(frame["slice"].unique()) == [0, 1]
     assert frame[["v1", "v2"]].iloc[0].tolist() == [0.5, -1.0]
-    model = KirchhoffNet(circuit, SolverConfig(rtol=1e-7, atol=1e-7), dtype=torch.float64)
+    model = KirchhoffNet(circuit, SolverConfig(rtol=SIMULATE_RTOL, atol=SIMULATE_RTOL), dtype=torch.float64)
     with torch.no_grad():
         expected = model(torch.tensor([[0.5, -1.0]], dtype=torch.float64))[0].numpy()
     np.testing.assert_allclose(frame[["v4", "v5"]].iloc[-1], expected, atol=1e-9)
