@@ -62,14 +62,20 @@ def int_in(low: int = INT64_MIN, high: int = INT64_MAX) -> Callable[[str], int]:
     return parse
 
 
+def _parse_list(text: str, what: str, convert: Callable[[str], Any], noun: str) -> list:
+    """Comma- (or semicolon-) separated values, converted, at least one; errors name the option."""
+    try:
+        values = [convert(t) for t in text.replace(";", ",").split(",") if t.strip()]
+    except ValueError:
+        raise UsageError(f"{what}: expected comma-separated {noun}s, got {show(text)}") from None
+    if not values:
+        raise UsageError(f"{what}: give at least one {noun}")
+    return values
+
+
 def parse_floats(text: str, what: str) -> list[float]:
     """'0.5,-1' -> [0.5, -1.0] with an error naming the option; NaN and infinities are refused."""
-    try:
-        values = [float(t) for t in text.replace(";", ",").split(",") if t.strip()]
-    except ValueError:
-        raise UsageError(f"{what}: expected comma-separated numbers, got {show(text)}") from None
-    if not values:
-        raise UsageError(f"{what}: give at least one number")
+    values = _parse_list(text, what, float, "number")
     bad = [v for v in values if not math.isfinite(v)]
     if bad:
         raise UsageError(f"{what}: must be finite numbers (no NaN or infinity), got {bad[0]!r} in {show(text)}")
@@ -78,12 +84,7 @@ def parse_floats(text: str, what: str) -> list[float]:
 
 def parse_ints(text: str, what: str) -> list[int]:
     """'1,3' -> [1, 3] with an error naming the option (node numbers and other integer lists)."""
-    try:
-        values = [int(t) for t in text.replace(";", ",").split(",") if t.strip()]
-    except ValueError:
-        raise UsageError(f"{what}: expected comma-separated integers, got {show(text)}") from None
-    if not values:
-        raise UsageError(f"{what}: give at least one integer")
+    values = _parse_list(text, what, int, "integer")
     if any(not INT64_MIN <= v <= INT64_MAX for v in values):
         raise UsageError(f"{what}: integers must fit in 64 bits, got {show(text)}")
     return values

@@ -1,8 +1,22 @@
-"""Core test hooks: the fuzz suite's case count in the run's summary (recorded in docs/file-format.md)."""
+"""Core test helpers: one torch thread for tiny solves, and the fuzz suite's case count in the run's
+summary (recorded in docs/file-format.md)."""
 
 from __future__ import annotations
 
 import sys
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny solves: extra torch threads only contend with each other (and other jobs) on a busy machine.
+    Modules that want it: ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

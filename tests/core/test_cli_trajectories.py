@@ -19,13 +19,7 @@ from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import Trainer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny solves: extra torch threads only contend with each other on a busy machine (10 s vs 0.3 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py
 
 
 @pytest.fixture(scope="module")

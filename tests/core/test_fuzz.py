@@ -32,7 +32,6 @@ import signal
 import sys
 from datetime import timedelta
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -77,12 +76,7 @@ def hard_limit(seconds: float = HARD_LIMIT_S):
         signal.signal(signal.SIGALRM, old)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py
 
 
 # --- values ---------------------------------------------------------------------------------------

@@ -37,12 +37,7 @@ from kirchhoff_core.spice import PhysicalScale, SpiceOptions
 from kirchhoff_core.train import TrainConfig, Trainer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
