@@ -65,8 +65,9 @@ def _rms(x: torch.Tensor) -> float:
 
 def _finite_norm(x: torch.Tensor, norm: Norm, where: str, t: float, layout: tuple[int, int | None],
                  *states: torch.Tensor) -> float:
-    """``norm(x)``, or a SolverError naming the node: a non-finite state (voltages) first, else the
-    entry of ``x`` (a scaled error or rate of change) that overflowed."""
+    """``norm(x)``, or a SolverError naming the node: a non-finite ``states`` entry (a voltage, or a
+    rate of change that already overflowed) first, else the entry of ``x`` (a scaled error or rate
+    of change) whose norm overflowed."""
     value = norm(x)
     if math.isfinite(value):
         return value
@@ -82,12 +83,12 @@ def _initial_step(f: Rhs, t0: float, y0: torch.Tensor, f0: torch.Tensor, rtol: f
     with torch.no_grad():
         scale = y0.abs().mul(rtol).add_(atol)
         d0 = _finite_norm(y0 / scale, norm, where, t0, layout, y0)
-        d1 = _finite_norm(f0 / scale, norm, where, t0, layout)
+        d1 = _finite_norm(f0 / scale, norm, where, t0, layout, f0)
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
         if not h0 > 0:  # the derivative is so large that the first step underflows
             raise step_control_error(f0 / scale, where, t0, *layout)
         f1 = f(t0 + h0, y0 + h0 * f0)
-        d2 = _finite_norm((f1 - f0) / scale, norm, where, t0 + h0, layout) / h0
+        d2 = _finite_norm((f1 - f0) / scale, norm, where, t0 + h0, layout, f1) / h0
         if not math.isfinite(d2):
             raise step_control_error((f1 - f0) / scale, where, t0 + h0, *layout)
     if d1 <= 1e-15 and d2 <= 1e-15:
