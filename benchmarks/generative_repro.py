@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['gaussian_nll']:.3f} | {r['steps']:,} / {ref_steps} | {r['batch_size']} | "
               f"{r['wall_time_s'] / 60:.1f} min |")
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(args.out) / f"results{args.tag}.json").write_text(json.dumps(rows, indent=1))
+    from kirchhoff_core.atomic import atomic_write
+    atomic_write(pathlib.Path(args.out) / f"results{args.tag}.json", json.dumps(rows, indent=1))
     return 0 if all(math.isfinite(r["nll"]) for r in rows) else 1
 
 

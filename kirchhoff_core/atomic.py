@@ -8,6 +8,10 @@ import contextlib
 import os
 import pathlib
 import tempfile
+import time
+
+STALE_TEMP_S = 600.0
+"""A temporary file untouched this long was left by a killed writer (a live one writes continuously)."""
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> pathlib.Path:
@@ -27,6 +31,22 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> pathlib.Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def temp_files(path: str | os.PathLike) -> list[pathlib.Path]:
+    """The temporary files ``atomic_write`` creates (or a killed writer left) for ``path``."""
+    path = pathlib.Path(path)
+    prefix = f".{path.name}."
+    return [p for p in path.parent.glob(".*.tmp") if p.name.startswith(prefix)]
+
+
+def remove_stale_temps(path: str | os.PathLike, older_than_s: float = STALE_TEMP_S) -> None:
+    """Delete temporary files of ``path`` that a killed writer left behind (untouched for a while)."""
+    now = time.time()
+    for p in temp_files(path):
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > older_than_s:
+                p.unlink()
 
 
 def _fsync_dir(folder: pathlib.Path) -> None:

@@ -39,7 +39,7 @@ from .datasets import Dataset
 from .devices import zero_unused
 from .model import KirchhoffNet
 from .solvers import SolverConfig, check_finite
-from .train import task_metric
+from .train import check_compatible, task_metric
 
 BOLTZMANN = 1.380649e-23  # J/K
 
@@ -79,7 +79,7 @@ class ChipConfig:
             v = getattr(self, name)
             if v is not None and not (isinstance(v, int) and 1 <= v <= 24):
                 raise ValueError(f"{name}: must be an integer in 1..24 or None, got {v!r}")
-        if self.supply is not None and not self.supply > 0:
+        if self.supply is not None and not (math.isfinite(self.supply) and self.supply > 0):
             raise ValueError(f"supply: must be positive or None, got {self.supply!r}")
         if self.rail_mode not in ("clip", "soft"):
             raise ValueError(f"rail_mode: 'clip' or 'soft', got {self.rail_mode!r}")
@@ -354,6 +354,7 @@ def monte_carlo(circuit: Circuit, data: Dataset, config: ChipConfig, chips: int 
         raise ValueError(f"chips: must be in 1..10000, got {chips}")
     if time_budget_s is not None and not time_budget_s > 0:
         raise ValueError(f"time_budget_s: must be positive or None, got {time_budget_s!r}")
+    check_compatible(circuit, data)
     ideal = chip_metric(ChipInstance(circuit, ChipConfig(), 0, solver), data)
     return _monte_carlo(circuit, data, config, chips, seed, solver, ideal, progress, 0, chips, time_budget_s)
 
@@ -427,6 +428,7 @@ def robustness_curve(circuit: Circuit, data: Dataset, base_config: ChipConfig, f
         raise ValueError(f"values x chips: at most {MAX_SWEEP_CHIPS} chip simulations per sweep, "
                          f"got {len(values)} x {chips}")
     configs = [sweep_config(base_config, field, v) for v in values]
+    check_compatible(circuit, data)
     ideal = chip_metric(ChipInstance(circuit, ChipConfig(), 0, solver), data)
     total = len(values) * chips
     results = [_monte_carlo(circuit, data, cfg, chips, seed, solver, ideal, progress, i * chips, total)

@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 
 from .devices import KINDS, MAX_PARAMS, get_kind
+from .limits import INT64_MAX, INT64_MIN, MAX_DEVICES, MAX_NODES, MAX_SLICES, show
 
 RESIZE_MODES = ("pad", "tile")
 
@@ -58,8 +59,11 @@ class Slice:
     def from_devices(cls, duration: float, devices: Iterable[dict], num_nodes: int | None = None,
                      where: str = "slice") -> "Slice":
         """Build from ``{src, dst, kind, params}`` records, checking each parameter count."""
+        duration = _as_duration(duration, f"{where}.duration")
         src, dst, kind, rows = [], [], [], []
         for i, d in enumerate(devices):
+            if i >= MAX_DEVICES:
+                raise CircuitError(f"{where}.devices: more than {MAX_DEVICES:,} devices, the limit of a circuit")
             if not isinstance(d, dict):
                 raise CircuitError(f"{where}.devices[{i}]: expected an object with src, dst, kind, params")
             missing = [k for k in ("src", "dst", "kind") if k not in d]
@@ -67,12 +71,12 @@ class Slice:
                 raise CircuitError(f"{where}.devices[{i}]: missing field(s) {missing}")
             kind_name = d["kind"]
             if not isinstance(kind_name, str) or kind_name not in KINDS:
-                raise CircuitError(f"{where}.devices[{i}].kind: unknown device kind {kind_name!r}; "
+                raise CircuitError(f"{where}.devices[{i}].kind: unknown device kind {show(kind_name)}; "
                                    f"choose one of {sorted(KINDS)}")
             n = KINDS[kind_name].n_params
             p = d.get("params")
             if p is not None and not isinstance(p, (list, tuple, np.ndarray)):
-                raise CircuitError(f"{where}.devices[{i}].params: must be a list of {n} number(s), got {p!r}")
+                raise CircuitError(f"{where}.devices[{i}].params: must be a list of {n} number(s), got {show(p)}")
             p = [0.0] * n if p is None else list(p)
             if len(p) != n:
                 raise CircuitError(f"{where}.devices[{i}].params: {kind_name} takes {n} parameter(s), "
@@ -82,7 +86,7 @@ class Slice:
             kind.append(kind_name)
             rows.append(_as_floats(p, f"{where}.devices[{i}].params") + [0.0] * (MAX_PARAMS - n))
         params = np.array(rows, dtype=np.float64).reshape(len(rows), MAX_PARAMS)
-        return cls(float(duration), np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
+        return cls(duration, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
                    np.array(kind, dtype=object), params, num_nodes)
 
     def devices(self) -> list[dict]:
@@ -179,17 +183,27 @@ class Circuit:
     # --- validation ------------------------------------------------------------------------------
     def validate(self) -> "Circuit":
         """Raise CircuitError naming the first problem; return self so calls can chain."""
-        if not isinstance(self.num_nodes, (int, np.integer)) or self.num_nodes < 1:
-            raise CircuitError(f"num_nodes: need at least one non-ground node, got {self.num_nodes!r}")
+        _check_width(self.num_nodes, "num_nodes")
         if not self.slices:
             raise CircuitError("slices: a circuit needs at least one time slice")
+        if len(self.slices) > MAX_SLICES:
+            raise CircuitError(f"slices: {len(self.slices):,} time slices; the limit is {MAX_SLICES:,}")
         if self.resize not in RESIZE_MODES:
             raise CircuitError(f"resize: must be one of {RESIZE_MODES}, got {self.resize!r}")
         for i, s in enumerate(self.slices):
             self._validate_slice(i, s)
         if self.num_devices == 0:
             raise CircuitError("the circuit is empty: no slice has any device, so nothing would move")
-        c = np.asarray(self.capacitance, dtype=np.float64)
+        if self.num_devices > MAX_DEVICES:
+            raise CircuitError(f"the circuit has {self.num_devices:,} devices; the limit is {MAX_DEVICES:,}")
+        if not math.isfinite(self.t_end):
+            raise CircuitError("slices: the durations add up to more than the largest float (T is infinite); "
+                               "use shorter slices")
+        try:
+            c = np.asarray(self.capacitance, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise CircuitError(f"capacitance: must be a positive number or a list of them, got "
+                               f"{show(self.capacitance)}") from None
         if c.ndim == 0:
             if not (math.isfinite(float(c)) and float(c) > 0):
                 raise CircuitError(f"capacitance: must be a positive finite number, got {float(c)!r}")
@@ -207,11 +221,10 @@ class Circuit:
 
     def _validate_slice(self, i: int, s: Slice) -> None:
         where = f"slices[{i}]"
-        if not (isinstance(s.duration, (int, float, np.floating)) and math.isfinite(s.duration) and s.duration > 0):
-            raise CircuitError(f"{where}.duration: must be a positive finite time, got {s.duration!r}")
-        width = self.width(i)
-        if not isinstance(width, (int, np.integer)) or width < 1:
-            raise CircuitError(f"{where}.num_nodes: need at least one node, got {width!r}")
+        if isinstance(s.duration, bool) or not (isinstance(s.duration, (int, float, np.floating))
+                                                and math.isfinite(s.duration) and s.duration > 0):
+            raise CircuitError(f"{where}.duration: must be a positive finite time, got {show(s.duration)}")
+        width = _check_width(self.width(i), f"{where}.num_nodes")
         E = s.num_devices
         if not (len(s.dst) == len(s.kind) == E and s.params.shape == (E, MAX_PARAMS)):
             raise CircuitError(f"{where}: src, dst, kind and params must describe the same {E} devices")
@@ -241,12 +254,12 @@ class Circuit:
             raise CircuitError(f"{name}: choose at least one node")
         for n in nodes:
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-                raise CircuitError(f"{name}: node {n!r} is not a node number")
+                raise CircuitError(f"{name}: node {show(n)} is not a node number")
         if len(set(nodes)) != len(nodes):
             raise CircuitError(f"{name}: nodes must be distinct, got {list(nodes)}")
         for n in nodes:
             if not isinstance(n, (int, np.integer)) or not 1 <= n <= width:
-                raise CircuitError(f"{name}: node {n!r} does not exist in the {which} slice "
+                raise CircuitError(f"{name}: node {show(n)} does not exist in the {which} slice "
                                    f"(nodes 1..{width}; ground 0 cannot be {name[:-1]})")
 
     # --- networkx interop ------------------------------------------------------------------------
@@ -276,6 +289,8 @@ class Circuit:
         attrs = {**g.graph, **overrides}
         n_nodes = int(attrs.get("num_nodes", max((int(n) for n in g.nodes), default=0)))
         durations = list(attrs.get("durations") or [1.0])
+        if len(durations) > MAX_SLICES:
+            raise CircuitError(f"durations: {len(durations):,} time slices; the limit is {MAX_SLICES:,}")
         slice_widths = list(attrs.get("slice_num_nodes") or [None] * len(durations))
         per_slice: list[list[tuple]] = [[] for _ in durations]
         for u, v, key, data in g.edges(keys=True, data=True):
@@ -300,9 +315,30 @@ def node_role(n: int, inputs: Sequence[int], outputs: Sequence[int]) -> str:
     return "+".join(roles) or "hidden"
 
 
+def _check_width(n: Any, where: str) -> int:
+    """A node count: an integer (not a boolean) in 1..MAX_NODES."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise CircuitError(f"{where}: need at least one non-ground node, got {show(n)}")
+    if n > MAX_NODES:
+        raise CircuitError(f"{where}: {show(int(n))} nodes; the limit is {MAX_NODES:,}")
+    return int(n)
+
+
+def _as_duration(x: Any, where: str) -> float:
+    """A duration as a float (its range is checked by ``Circuit.validate``)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise CircuitError(f"{where}: must be a positive finite time, got {show(x)}")
+    try:
+        return float(x)
+    except OverflowError:
+        raise CircuitError(f"{where}: must be a positive finite time, got an integer too large for a float") from None
+
+
 def _as_int(x: Any, where: str) -> int:
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) and not (isinstance(x, float) and x.is_integer()):
-        raise CircuitError(f"{where}: node index must be an integer, got {x!r}")
+        raise CircuitError(f"{where}: node index must be an integer, got {show(x)}")
+    if not INT64_MIN <= x <= INT64_MAX:
+        raise CircuitError(f"{where}: node index {show(int(x))} does not fit in 64 bits (no such node)")
     return int(x)
 
 
@@ -310,8 +346,11 @@ def _as_floats(xs: Sequence[Any], where: str) -> list[float]:
     out = []
     for c, x in enumerate(xs):
         if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-            raise CircuitError(f"{where}[{c}]: must be a number, got {x!r}")
-        out.append(float(x))
+            raise CircuitError(f"{where}[{c}]: must be a number, got {show(x)}")
+        try:
+            out.append(float(x))
+        except OverflowError:
+            raise CircuitError(f"{where}[{c}]: must be finite, got an integer too large for a float") from None
     return out
 
 

@@ -7,11 +7,12 @@ one ``error: ...`` line and exits with status 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import pathlib
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
@@ -20,7 +21,8 @@ from . import __version__
 from .chip import ChipConfig, monte_carlo, robustness_curve, sweep_config
 from .chip import energy as chip_energy
 from .circuit import CircuitError
-from .cli_common import UsageError, add_solver_flags, parse_floats, parse_param, solver_from_args
+from .cli_common import (SIMULATE_RTOL, Parser, UsageError, add_solver_flags, finite_float, int_in, parse_floats,
+                         parse_ints, parse_param, solver_from_args)
 from .cli_trajectories import add_commands as add_trajectory_commands
 from .datasets import DATASETS, make_dataset
 from .densities import POTENTIALS, TARGETS
@@ -28,11 +30,12 @@ from .devices import KINDS
 from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
 from .io import load_circuit, save_circuit
 from .model import KirchhoffNet
+from .outputs import prepare_output_dir, prepare_output_file
 from .presets import preset_for
-from .solvers import SolverError
+from .solvers import SolverError, work_budget
 from .spice import PhysicalScale, SpiceError, SpiceOptions, write_netlists
 from .spice import compare as spice_compare
-from .train import TrainConfig, Trainer
+from .train import TrainConfig, Trainer, check_compatible
 
 TASKS = ("supervised", "generate", "density")
 
@@ -55,8 +58,7 @@ def _collect(args: argparse.Namespace, specs: Sequence[ParamSpec]) -> dict[str, 
     for p in specs:
         text = getattr(args, p.name, None)
         if text is not None:
-            out[p.name] = parse_param(p, text) if p.name not in ("inputs", "outputs") else \
-                [int(v) for v in parse_floats(text, p.name)]
+            out[p.name] = parse_param(p, text) if p.name not in ("inputs", "outputs") else parse_ints(text, p.name)
     return out
 
 
@@ -64,8 +66,9 @@ def _collect(args: argparse.Namespace, specs: Sequence[ParamSpec]) -> dict[str, 
 
 def cmd_generate(args: argparse.Namespace) -> None:
     spec = GENERATORS[args.generator]
+    out = prepare_output_file(args.out)
     circuit = generate(args.generator, **_collect(args, spec.params + COMMON_PARAMS))
-    files = save_circuit(circuit, args.out)
+    files = save_circuit(circuit, out)
     s = circuit.stats()
     print(f"wrote {', '.join(map(str, files))}: {s['nodes']} nodes, {s['devices']} devices, "
           f"{s['parameters']} parameters, {s['slices']} slice(s)")
@@ -73,10 +76,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> None:
     circuit = load_circuit(args.circuit)
-    model = KirchhoffNet(circuit, solver_from_args(args, default_rtol=1e-7), dtype=torch.float64)
+    model = KirchhoffNet(circuit, solver_from_args(args, default_rtol=SIMULATE_RTOL), dtype=torch.float64)
     x = torch.tensor([parse_floats(args.inputs, "--inputs")], dtype=torch.float64)
     times = parse_floats(args.times, "--times") if args.times else [0.0, model.t_end]
-    with torch.no_grad():
+    with torch.no_grad(), work_budget(model.solver, "the `kirchhoff simulate` command"):
         traj = model.trajectory(x, times)[:, 0, :]
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["t"] + [f"v{n}" for n in range(1, traj.shape[1] + 1)])
@@ -87,16 +90,20 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 def _spice_options(args: argparse.Namespace) -> SpiceOptions:
     scale = None
     if args.units:
-        cap, cur = parse_floats(args.units, "--units")[:2] if "," in args.units else (None, None)
-        if cap is None or cap <= 0 or cur <= 0:
-            raise UsageError(f"--units: expected 'FEMTOFARAD,MICROAMP' such as '10,10', got {args.units!r}")
-        scale = PhysicalScale(cap, cur)
+        values = parse_floats(args.units, "--units")
+        if len(values) != 2 or min(values) <= 0:
+            raise UsageError(f"--units: expected two positive numbers 'FEMTOFARAD,MICROAMP' such as '10,10', "
+                             f"got {args.units!r}")
+        scale = PhysicalScale(*values)
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout: must be a positive number of seconds, got {args.timeout:g}")
     return SpiceOptions(scale=scale, timeout_s=args.timeout)
 
 
 def cmd_export_spice(args: argparse.Namespace) -> None:
+    out = prepare_output_file(args.out, "--out")
     circuit = load_circuit(args.circuit)
-    files = write_netlists(circuit, parse_floats(args.inputs, "--inputs"), args.out, _spice_options(args))
+    files = write_netlists(circuit, parse_floats(args.inputs, "--inputs"), out, _spice_options(args))
     print(f"wrote {', '.join(map(str, files))}")
 
 
@@ -130,6 +137,7 @@ def parse_sweep(item: str, cfg: ChipConfig) -> tuple[str, list[float]]:
 def cmd_chip(args: argparse.Namespace) -> None:
     circuit = load_circuit(args.circuit)
     data = make_dataset(args.dataset, n_samples=args.samples, seed=args.seed)
+    check_compatible(circuit, data)  # e.g. one read-out on a 2-class task: its argmax is always class 0
     cfg = ChipConfig(cap_fF=args.cap_ff, current_uA=args.current_ua, supply=args.supply,
                      device_mismatch=args.mismatch, cap_mismatch=args.cap_mismatch,
                      thermal_noise=args.noise_scale > 0, noise_scale=args.noise_scale, dac_bits=args.dac_bits,
@@ -166,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise UsageError("--potential: only with --task density")
     if args.dataset not in DATASETS:
         raise UsageError(f"--dataset: {args.dataset!r} is a generative target; add --task generate")
+    out = _prepare_run_folder(args)
     data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
                         test_fraction=args.test_fraction, seed=args.seed)
     preset = preset_for(args.dataset, data.n_outputs)
@@ -186,34 +195,69 @@ def cmd_train(args: argparse.Namespace) -> None:
             if key not in specs:
                 raise UsageError(f"--topo: {name} has no parameter {key!r}; valid: {sorted(specs)}")
             overrides[key] = parse_param(specs[key], value) if key not in ("inputs", "outputs") else \
-                [int(v) for v in parse_floats(value, key)]
+                parse_ints(value, key)
         circuit = generate(name, **{**base, **overrides})
-    train_cfg = TrainConfig(lr=args.lr or preset.train.lr, optimizer=args.optimizer,
+    train_cfg = TrainConfig(lr=preset.train.lr if args.lr is None else args.lr, optimizer=args.optimizer,
                             batch_size=preset.train.batch_size if args.batch_size is None else args.batch_size,
                             weight_decay=args.weight_decay, seed=args.seed)
     solver = solver_from_args(args, default_rtol=preset.solver.rtol)
     model = KirchhoffNet(circuit, solver)
-    trainer = Trainer(model, data, train_cfg)
-    epochs = args.epochs or preset.epochs
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(model, data, train_cfg)  # refuses a circuit whose read-outs do not match the task
+    epochs = preset.epochs if args.epochs is None else args.epochs
+    every = 1 if args.checkpoint_every is None else args.checkpoint_every
     print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices) on {args.dataset}: "
           f"{len(data.x_train)} train / {len(data.x_test)} test samples", file=sys.stderr)
     bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, disable=args.quiet)
     print("epoch,train_loss,test_loss,train_metric,test_metric,nfe_forward,nfe_backward,wall_time")
+
+    dataset = {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
+               "test_fraction": args.test_fraction, "seed": args.seed}
+
+    def save() -> list[pathlib.Path]:
+        return save_circuit(model.to_circuit(), out / "circuit.json",
+                            training=trainer.training_record(dataset=dataset))
 
     def report(rec) -> None:
         print(f"{rec.epoch},{rec.train_loss:.6f},{rec.test_loss:.6f},{rec.train_metric:.6f},{rec.test_metric:.6f},"
               f"{rec.nfe_forward},{rec.nfe_backward},{rec.wall_time:.3f}", flush=True)
         bar.update(1)
         bar.set_postfix(loss=f"{rec.train_loss:.3f}", test=f"{rec.test_metric:.3f}")
+        if every and rec.epoch % every == 0:
+            save()  # a checkpoint: atomic, so the last good one survives a crash or Ctrl-C
 
-    trainer.run(epochs, callback=report)
+    with _checkpoint_note(out, lambda: trainer.epoch, "epoch", every):
+        trainer.run(epochs, callback=report)
     bar.close()
-    dataset = {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
-               "test_fraction": args.test_fraction, "seed": args.seed}
-    files = save_circuit(model.to_circuit(), out / "circuit.json", training=trainer.training_record(dataset=dataset))
+    files = save()
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+
+
+def _prepare_run_folder(args: argparse.Namespace) -> pathlib.Path:
+    """Check --out (a folder that will hold circuit.json) and the run length before any work."""
+    for flag, value in (("--epochs", args.epochs), ("--steps", args.steps)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag}: need at least 1, got {value}")
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
+        raise UsageError(f"--checkpoint-every: must be >= 0 (0 = only at the end), got {args.checkpoint_every}")
+    out = prepare_output_dir(args.out, "--out")
+    prepare_output_file(out / "circuit.json", "--out")
+    return out
+
+
+@contextlib.contextmanager
+def _checkpoint_note(out: pathlib.Path, done: Callable[[], int], unit: str, every: int) -> Iterator[None]:
+    """A failure or Ctrl-C during training says where the last checkpoint is."""
+    try:
+        yield
+    except (SolverError, KeyboardInterrupt) as e:
+        n = done()
+        last = n - n % every if every else 0
+        if last and (out / "circuit.json").is_file():
+            note = f"the checkpoint after {unit} {last} is kept in {out / 'circuit.json'}"
+            if isinstance(e, KeyboardInterrupt):
+                raise KeyboardInterrupt(note) from e
+            raise SolverError(f"{e} ({note})") from e
+        raise
 
 
 def cmd_train_generative(args: argparse.Namespace) -> None:
@@ -231,6 +275,7 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
             raise UsageError(f"--dataset: --task generate needs a 2-D target, one of {sorted(TARGETS)}; "
                              f"got {args.dataset!r}")
         target = args.dataset
+    out = _prepare_run_folder(args)
     preset = flow_preset(target)
     if args.circuit:
         circuit = load_circuit(args.circuit)
@@ -250,19 +295,19 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
             overrides[key] = parse_param(specs[key], value)
         circuit = preset.circuit(**overrides)
     steps = preset.steps if args.steps is None else args.steps
-    if steps < 1:
-        raise UsageError(f"--steps: need at least 1, got {steps}")
-    log_every = max(1, min(args.log_every, steps))
+    if args.log_every < 1:
+        raise UsageError(f"--log-every: need at least 1, got {args.log_every}")
+    log_every = min(args.log_every, steps)
+    every = log_every if args.checkpoint_every is None else args.checkpoint_every
     if args.optimizer not in ("adam", "adamw"):
         raise UsageError(f"--optimizer: generative runs use adam or adamw, got {args.optimizer!r}")
-    config = preset.config(lr=args.lr or preset.lr, optimizer=args.optimizer, batch_size=args.batch_size or
-                           preset.batch_size, weight_decay=args.weight_decay, anneal_steps=steps, seed=args.seed,
+    config = preset.config(lr=preset.lr if args.lr is None else args.lr, optimizer=args.optimizer,
+                           batch_size=preset.batch_size if args.batch_size is None else args.batch_size,
+                           weight_decay=args.weight_decay, anneal_steps=steps, seed=args.seed,
                            eval_size=args.eval_size, eval_every=log_every)
     solver = solver_from_args(args, default_rtol=preset.reference_tol)
     flow = CircuitFlow(circuit, solver, trace=args.trace, seed=args.seed)
     trainer = GenerativeTrainer(flow, config)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     what = f"{config.target} ({'maximum likelihood' if args.task == 'generate' else 'reverse KL to exp(-U)'})"
     print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices, {len(circuit.slices)} slice(s)) "
           f"as a flow on {what}: {steps} steps of {config.batch_size} fresh samples", file=sys.stderr)
@@ -271,6 +316,11 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
     print(f"step,train_loss,{metric},nfe_forward,nfe_backward,lr,wall_time")
     logged = []
     elapsed = 0.0
+
+    def save() -> list[pathlib.Path]:
+        # The history holds the rows printed (the evaluated steps), as the CSV does.
+        return save_circuit(flow.to_circuit(), out / "circuit.json",
+                            training=trainer.training_record(history=logged, extra={"trace": args.trace}))
 
     def report(rec) -> None:
         nonlocal elapsed
@@ -283,19 +333,20 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
                   f"{rec.lr:.3g},{elapsed:.3f}", flush=True)
             bar.set_postfix(loss=f"{rec.train_loss:.3f}", test=f"{rec.test_loss:.3f}")
             logged.append(rec.to_dict())
+        if every and rec.step % every == 0:
+            save()  # a checkpoint: atomic, so the last good one survives a crash or Ctrl-C
 
-    trainer.run(steps, callback=report)
+    with _checkpoint_note(out, lambda: trainer.steps_done, "step", every):
+        trainer.run(steps, callback=report)
     bar.close()
-    # The history holds the rows printed (the evaluated steps), as the CSV does.
-    record = trainer.training_record(history=logged, extra={"trace": args.trace})
-    files = save_circuit(flow.to_circuit(), out / "circuit.json", training=record)
+    files = save()
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 
 # --- parser --------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kirchhoff", description="KirchhoffNet circuits from the command line.")
+    parser = Parser(prog="kirchhoff", description="KirchhoffNet circuits from the command line.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -321,29 +372,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="supervised: a dataset; --task generate: a 2-D target "
                         f"({', '.join(sorted(TARGETS))})")
     p.add_argument("--potential", help=f"--task density: {', '.join(sorted(POTENTIALS))}")
-    p.add_argument("--steps", type=int, help="generate/density: optimiser steps (default: a quarter of the paper's)")
-    p.add_argument("--eval-size", type=int, default=2000, help="generate/density: held-out samples (default 2000)")
-    p.add_argument("--log-every", type=int, default=50,
+    p.add_argument("--steps", type=int_in(),
+                   help="generate/density: optimiser steps (default: a quarter of the paper's)")
+    p.add_argument("--eval-size", type=int_in(), default=2000,
+                   help="generate/density: held-out samples (default 2000)")
+    p.add_argument("--log-every", type=int_in(), default=50,
                    help="generate/density: a CSV row with the held-out metric every N steps (default 50)")
     p.add_argument("--trace", default="exact", choices=["exact", "hutchinson"],
                    help="generate/density: Jacobian trace (default exact, O(devices))")
-    p.add_argument("--samples", type=int, default=500, help="dataset size (default 500)")
-    p.add_argument("--noise", type=float, help="dataset noise (default: the set's own)")
-    p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0, help="seeds data, initialisation and batches")
+    p.add_argument("--samples", type=int_in(), default=500, help="dataset size (default 500)")
+    p.add_argument("--noise", type=finite_float, help="dataset noise (default: the set's own)")
+    p.add_argument("--test-fraction", type=finite_float, default=0.2)
+    p.add_argument("--seed", type=int_in(0, 2 ** 32 - 1), default=0,
+                   help="seeds data, initialisation and batches")
     p.add_argument("--circuit", help="train this circuit JSON instead of generating one")
     p.add_argument("--topology", help=f"generator name: {', '.join(GENERATORS)} (default: the dataset's preset)")
     p.add_argument("--topo", action="append", default=[], metavar="NAME=VALUE",
                    help="generator argument, repeatable (e.g. --topo num_nodes=8 --topo repeats=2,2)")
     p.add_argument("--kind", choices=sorted(KINDS), help="device kind for a generated circuit")
-    p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--epochs", type=int_in(), help="epochs (default: the preset's)")
+    p.add_argument("--lr", type=finite_float, help="learning rate (default: the preset's)")
     p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd", "rmsprop"])
-    p.add_argument("--batch-size", type=int, help="0 = full batch (default: the preset's)")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int_in(), help="0 = full batch (default: the preset's)")
+    p.add_argument("--weight-decay", type=finite_float, default=0.0)
     p.add_argument("--adjoint", action="store_true", help="adjoint gradients (less memory, more solver work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", "-o", default="runs/latest", help="output folder (default runs/latest)")
+    p.add_argument("--checkpoint-every", type=int_in(), metavar="N",
+                   help="save OUT/circuit.json every N epochs (supervised, default 1) or steps (generate / density, "
+                        "default: --log-every); each save replaces the last atomically; 0 = only at the end")
     add_solver_flags(p)
     p.set_defaults(func=cmd_train)
 
@@ -352,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("circuit", help="circuit JSON file")
     p.add_argument("--inputs", required=True, help="input voltages, comma-separated (one per input node)")
     p.add_argument("--times", help="comma-separated times in [0, T] (default: 0,T)")
-    add_solver_flags(p)
+    add_solver_flags(p, default_rtol=SIMULATE_RTOL)
     p.set_defaults(func=cmd_simulate)
 
     for name, helptext, func in (
@@ -362,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("circuit", help="circuit JSON file")
         p.add_argument("--inputs", required=True, help="input voltages, comma-separated")
         p.add_argument("--units", help="physical units 'FEMTOFARAD,MICROAMP' per model unit (export only)")
-        p.add_argument("--timeout", type=float, default=60.0, help="seconds per ngspice run (default 60)")
+        p.add_argument("--timeout", type=finite_float, default=60.0, help="seconds per ngspice run (default 60)")
         if name == "export-spice":
             p.add_argument("--out", "-o", required=True, help="netlist file (.cir); slices get .sliceN")
         p.set_defaults(func=func)
@@ -372,21 +429,22 @@ def build_parser() -> argparse.ArgumentParser:
                                    "latency, energy per inference and the accuracy over many chip instances.")
     p.add_argument("circuit", help="trained circuit JSON file")
     p.add_argument("--dataset", default="moons", choices=sorted(DATASETS))
-    p.add_argument("--samples", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0, help="seeds the dataset and the chip instances")
-    p.add_argument("--chips", type=int, default=100, help="Monte Carlo chip instances (default 100)")
-    p.add_argument("--cap-ff", type=float, default=10.0, help="node capacitance in fF (default 10)")
-    p.add_argument("--current-ua", type=float, default=10.0, help="µA per model current unit (default 10)")
-    p.add_argument("--supply", type=float, help="supply rails at +-SUPPLY volts")
-    p.add_argument("--mismatch", type=float, default=0.0, help="relative sigma of device parameters")
-    p.add_argument("--cap-mismatch", type=float, default=0.0, help="relative sigma of capacitors")
-    p.add_argument("--noise-scale", type=float, default=0.0, help="kT/C noise, times this factor (0 = off)")
-    p.add_argument("--dac-bits", type=int, help="input DAC resolution")
-    p.add_argument("--adc-bits", type=int, help="read-out ADC resolution")
-    p.add_argument("--adc-range", type=float, default=2.0, help="ADC full scale (+- volts)")
-    p.add_argument("--jitter", type=float, default=0.0, help="read-out time jitter, relative sigma")
-    p.add_argument("--input-offset", type=float, default=0.0, help="sigma of input offsets (V)")
-    p.add_argument("--readout-offset", type=float, default=0.0, help="sigma of read-out offsets (V)")
+    p.add_argument("--samples", type=int_in(), default=500)
+    p.add_argument("--seed", type=int_in(0, 2 ** 32 - 1), default=0,
+                   help="seeds the dataset and the chip instances")
+    p.add_argument("--chips", type=int_in(), default=100, help="Monte Carlo chip instances (default 100)")
+    p.add_argument("--cap-ff", type=finite_float, default=10.0, help="node capacitance in fF (default 10)")
+    p.add_argument("--current-ua", type=finite_float, default=10.0, help="µA per model current unit (default 10)")
+    p.add_argument("--supply", type=finite_float, help="supply rails at +-SUPPLY volts")
+    p.add_argument("--mismatch", type=finite_float, default=0.0, help="relative sigma of device parameters")
+    p.add_argument("--cap-mismatch", type=finite_float, default=0.0, help="relative sigma of capacitors")
+    p.add_argument("--noise-scale", type=finite_float, default=0.0, help="kT/C noise, times this factor (0 = off)")
+    p.add_argument("--dac-bits", type=int_in(), help="input DAC resolution")
+    p.add_argument("--adc-bits", type=int_in(), help="read-out ADC resolution")
+    p.add_argument("--adc-range", type=finite_float, default=2.0, help="ADC full scale (+- volts)")
+    p.add_argument("--jitter", type=finite_float, default=0.0, help="read-out time jitter, relative sigma")
+    p.add_argument("--input-offset", type=finite_float, default=0.0, help="sigma of input offsets (V)")
+    p.add_argument("--readout-offset", type=finite_float, default=0.0, help="sigma of read-out offsets (V)")
     p.add_argument("--sweep", action="append", default=[], metavar="FIELD=V1,V2,...",
                    help="robustness curve: Monte Carlo at each value of one setting (device_mismatch, "
                         "cap_mismatch, noise_scale, adc_bits, adc_range, dac_bits, jitter, readout_offset, ...); "
@@ -408,8 +466,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CircuitError, SolverError, SpiceError, UsageError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except OSError as e:  # a disk that is full, a path that changed under us: still one line
+        name = e.filename2 or e.filename  # a failed rename names its target second
+        where = f"{name}: " if name else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        print("interrupted" + (f"; {e}" if str(e) else ""), file=sys.stderr)
         return 130
     return 0
 

@@ -24,6 +24,7 @@ import torch
 
 from .densities import POTENTIAL_BOX, density_grid, grid_points, potential_name, sample_target, target_name
 from .generative import TASKS, CircuitFlow
+from .solvers import work_budget
 from .target_density import target_log_density
 
 MAX_RESOLUTION = 200
@@ -82,7 +83,7 @@ def target_density_grid(task: str, target: str, resolution: int = 40, box: float
 
 def _chunked_log_prob(flow: CircuitFlow, pts: np.ndarray, t: float | None, chunk: int) -> np.ndarray:
     out = []
-    with torch.no_grad():
+    with torch.no_grad(), work_budget(flow.solver, "this density grid"):  # all chunks share one budget
         for i in range(0, len(pts), chunk):
             out.append(flow.log_prob(pts[i: i + chunk], t=t).double().cpu().numpy())
     return np.concatenate(out)
@@ -115,7 +116,8 @@ def density_frames(flow: CircuitFlow, times: Sequence[float], resolution: int = 
         raise ValueError(f"times: need 1 to {MAX_FRAMES} frame times, got {len(ts)}")
     resolution = _check_int("resolution", resolution, 2, MAX_RESOLUTION)
     _, _, pts = grid_points(resolution, _check_box(box))
-    frames = [_chunked_log_prob(flow, pts, float(t), chunk) for t in ts]
+    with work_budget(flow.solver, "these density frames"):
+        frames = [_chunked_log_prob(flow, pts, float(t), chunk) for t in ts]
     return np.stack(frames).reshape(len(ts), resolution, resolution)
 
 

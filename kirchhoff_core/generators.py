@@ -23,11 +23,7 @@ import numpy as np
 from .circuit import Circuit, CircuitError, make_slice
 from .devices import KINDS
 from .initialisation import init_circuit
-
-MAX_DEVICES = 3_000_000
-"""Largest circuit (all slices together) a generator will build; larger requests fail at once."""
-MAX_NODES = 100_000
-"""Largest node index ``custom`` accepts: per-node arrays are allocated up to the largest index."""
+from .limits import MAX_DEVICES, MAX_NODES  # the limits of any circuit; generators refuse larger requests at once
 
 ParamType = type | str  # int, float, bool, str, "int_pair" or "int_list"
 

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .solvers import SolverError, SolverStats, check_finite
+from .solvers import SolverError, SolverStats, check_finite, step_control_error
 
 Rhs = Callable[[float, torch.Tensor], torch.Tensor]
 Norm = Callable[[torch.Tensor], float]
@@ -63,19 +63,34 @@ def _rms(x: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(x)) / math.sqrt(max(x.numel(), 1))
 
 
+def _finite_norm(x: torch.Tensor, norm: Norm, where: str, t: float, layout: tuple[int, int | None],
+                 *states: torch.Tensor) -> float:
+    """``norm(x)``, or a SolverError naming the node: a non-finite ``states`` entry (a voltage, or a
+    rate of change that already overflowed) first, else the entry of ``x`` (a scaled error or rate
+    of change) whose norm overflowed."""
+    value = norm(x)
+    if math.isfinite(value):
+        return value
+    for v in states:
+        check_finite(v.detach(), where, t, *layout)
+    raise step_control_error(x, where, t, *layout)
+
+
 def _initial_step(f: Rhs, t0: float, y0: torch.Tensor, f0: torch.Tensor, rtol: float, atol: float,
-                  where: str, norm: Norm = _rms) -> float:
-    """Hairer, Norsett & Wanner II.4 (torchdiffeq's rule): one extra evaluation, no gradient."""
+                  where: str, norm: Norm = _rms, layout: tuple[int, int | None] = (-1, None)) -> float:
+    """Hairer, Norsett & Wanner II.4 (torchdiffeq's rule): one extra evaluation, no gradient. Any
+    overflow on the way is a SolverError naming the node, never a float division by zero."""
     with torch.no_grad():
         scale = y0.abs().mul(rtol).add_(atol)
-        d0, d1 = norm(y0 / scale), norm(f0 / scale)
-        if not math.isfinite(d1):
-            check_finite(f0, where, t0)
+        d0 = _finite_norm(y0 / scale, norm, where, t0, layout, y0)
+        d1 = _finite_norm(f0 / scale, norm, where, t0, layout, f0)
         h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        if not h0 > 0:  # the derivative is so large that the first step underflows
+            raise step_control_error(f0 / scale, where, t0, *layout)
         f1 = f(t0 + h0, y0 + h0 * f0)
-        d2 = norm((f1 - f0) / scale) / h0
+        d2 = _finite_norm((f1 - f0) / scale, norm, where, t0 + h0, layout, f1) / h0
         if not math.isfinite(d2):
-            check_finite(f1, where, t0 + h0)
+            raise step_control_error((f1 - f0) / scale, where, t0 + h0, *layout)
     if d1 <= 1e-15 and d2 <= 1e-15:
         h1 = max(1e-6, h0 * 1e-3)
     else:
@@ -102,13 +117,16 @@ def _dense_weights(x: float) -> tuple[float, float, list[float]]:
 
 
 def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: float,
-           stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms) -> torch.Tensor:
+           stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms,
+           node_axis: int = -1, nodes: int | None = None) -> torch.Tensor:
     """Solve dy/dt = f(t, y) from times[0]; the states at ``times`` (non-decreasing), stacked.
 
     ``f`` does its own work accounting (max_nfe, time-out); ``stats`` gets the accepted and
     rejected steps. ``norm`` maps an error already divided by its tolerance to a float (default:
-    the RMS over the whole state); a step is accepted when it is at most 1. Raises SolverError, naming ``where`` and the node, when the state goes
-    non-finite, and when the step size underflows.
+    the RMS over the whole state); a step is accepted when it is at most 1. Raises SolverError,
+    naming ``where`` and the node (nodes run along ``node_axis`` of the state; with ``nodes``, rows
+    past them are a flow's log-density), when the state or the error estimate goes non-finite, and
+    when the step size underflows.
     """
     times = [float(t) for t in times]
     if any(b < a for a, b in zip(times, times[1:])):
@@ -123,7 +141,8 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         return torch.stack(outs)
     y = y0
     k1 = f(t, y)
-    h = _initial_step(f, t, y, k1, rtol, atol, where, norm)
+    layout = (node_axis, nodes)
+    h = _initial_step(f, t, y, k1, rtol, atol, where, norm, layout)
     while nxt < len(times):
         last = t + 1.01 * h >= t_end  # cut the last step onto t_end (and avoid a sliver after it)
         if last:
@@ -140,10 +159,7 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         with torch.no_grad():
             err = _combine(torch.zeros_like(y), [h * e for e in E], ks)
             tol = torch.maximum(y.abs(), y1.abs()).mul_(rtol).add_(atol)
-            ratio = norm(err.div_(tol))
-        if not math.isfinite(ratio):
-            for k in [y1, *ks]:
-                check_finite(k.detach(), where, t + h)
+            ratio = _finite_norm(err.div_(tol), norm, where, t + h, layout, y1, *ks)
         if ratio <= 1.0:
             if stats is not None:
                 stats.accepted += 1

@@ -8,11 +8,16 @@ trained in its ``training`` section, one schema for every writer and reader: ``T
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
+import os
 import io as _stdio
 import json
 import math
 import pathlib
+import re
+import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,13 +26,17 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
+from .atomic import atomic_write, remove_stale_temps
 from .circuit import Circuit, CircuitError, Slice
 from .devices import KINDS, MAX_PARAMS, zero_unused
+from .limits import (MAX_DEVICES, MAX_FILE_BYTES, MAX_JSON_DEPTH, MAX_SLICES, MAX_WEIGHTS_BYTES, json_depth_exceeds,
+                     show)
 
 FORMAT = "kirchhoffnet-circuit"
 SCHEMA_VERSION = 1
 INLINE_LIMIT = 20_000  # devices; above this ``weights="auto"`` writes a .safetensors file
-MAX_FILE_BYTES = 200 * 1024 * 1024
+WEIGHT_DTYPES = {"F64": 8, "F32": 4, "F16": 2}  # safetensors dtypes a weights file may hold
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class CircuitFileError(CircuitError):
@@ -174,15 +183,16 @@ def circuit_from_dict(doc: Any, weights: dict[str, np.ndarray] | None = None) ->
     if not isinstance(doc, dict):
         raise CircuitFileError("not a circuit file: the JSON top level must be an object")
     if doc.get("format", FORMAT) != FORMAT:
-        raise CircuitFileError(f"format: expected {FORMAT!r}, got {doc.get('format')!r}")
+        raise CircuitFileError(f"format: expected {FORMAT!r}, got {show(doc.get('format'))}")
     version = doc.get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
-        raise CircuitFileError(f"schema_version: this version reads {SCHEMA_VERSION}, the file has {version!r}")
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise CircuitFileError(f"schema_version: this version reads {SCHEMA_VERSION}, the file has {show(version)}")
     for key in ("num_nodes", "inputs", "outputs", "slices"):
         if key not in doc:
             raise CircuitFileError(f"{key}: missing (a circuit file needs num_nodes, inputs, outputs, slices)")
     if not isinstance(doc["slices"], list):
         raise CircuitFileError("slices: must be a list of {duration, devices}")
+    _check_declared_sizes(doc["slices"])
     slices = []
     for i, rec in enumerate(doc["slices"]):
         where = f"slices[{i}]"
@@ -190,24 +200,43 @@ def circuit_from_dict(doc: Any, weights: dict[str, np.ndarray] | None = None) ->
             raise CircuitFileError(f"{where}: must be an object with duration and a devices list")
         duration = rec.get("duration", 1.0)
         if isinstance(duration, bool) or not isinstance(duration, (int, float)):
-            raise CircuitFileError(f"{where}.duration: must be a number, got {duration!r}")
+            raise CircuitFileError(f"{where}.duration: must be a number, got {show(duration)}")
         s = Slice.from_devices(duration, rec["devices"], rec.get("num_nodes"), where=where)
         if weights is not None:
             s.params = _slice_weights(weights, i, s)
         slices.append(s)
     for key in ("inputs", "outputs"):
         if not isinstance(doc[key], list):
-            raise CircuitFileError(f"{key}: must be a list of node numbers, got {doc[key]!r}")
+            raise CircuitFileError(f"{key}: must be a list of node numbers, got {show(doc[key])}")
     cap = doc.get("capacitance", 1.0)
     if isinstance(cap, bool) or not isinstance(cap, (int, float, list)) or isinstance(cap, list) and any(
             isinstance(c, bool) or not isinstance(c, (int, float)) for c in cap):
-        raise CircuitFileError(f"capacitance: must be a number or a list of numbers, got {cap!r}")
+        raise CircuitFileError(f"capacitance: must be a number or a list of numbers, got {show(cap)}")
+    if isinstance(cap, int) or isinstance(cap, list) and any(isinstance(c, int) for c in cap):
+        try:  # an integer past the float range would overflow in numpy, not fail validation
+            cap = float(cap) if isinstance(cap, int) else [float(c) for c in cap]
+        except OverflowError:
+            raise CircuitFileError("capacitance: must be finite, got an integer too large for a float") from None
     if not isinstance(doc.get("meta") or {}, dict):
-        raise CircuitFileError(f"meta: must be an object, got {doc['meta']!r}")
+        raise CircuitFileError(f"meta: must be an object, got {show(doc['meta'])}")
+    if json_depth_exceeds(doc.get("meta")):
+        raise CircuitFileError(f"meta: nested deeper than {MAX_JSON_DEPTH} levels")
+    name = "" if doc.get("name") is None else doc["name"]
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+        raise CircuitFileError(f"name: must be a string, got {show(name)}")
     circuit = Circuit(num_nodes=doc["num_nodes"], slices=slices, inputs=list(doc["inputs"]),
                       outputs=list(doc["outputs"]), capacitance=cap, resize=doc.get("resize", "pad"),
-                      name=str(doc.get("name", "")), meta=dict(doc.get("meta") or {}))
+                      name=str(name), meta=dict(doc.get("meta") or {}))
     return circuit.validate()
+
+
+def _check_declared_sizes(slices: list) -> None:
+    """Slice and device counts against the limits before any array is built."""
+    if len(slices) > MAX_SLICES:
+        raise CircuitFileError(f"slices: {len(slices):,} time slices; the limit is {MAX_SLICES:,}")
+    devices = sum(len(s["devices"]) for s in slices if isinstance(s, dict) and isinstance(s.get("devices"), list))
+    if devices > MAX_DEVICES:
+        raise CircuitFileError(f"slices: {devices:,} devices; the limit is {MAX_DEVICES:,}")
 
 
 def _slice_weights(weights: dict[str, np.ndarray], i: int, s: Slice) -> np.ndarray:
@@ -230,27 +259,67 @@ def weights_to_bytes(circuit: Circuit) -> bytes:
 
 
 def weights_from_bytes(data: bytes) -> dict[str, np.ndarray]:
-    """Parse safetensors bytes; truncated or foreign data gives CircuitFileError."""
+    """Parse safetensors bytes; truncated, oversized or foreign data gives CircuitFileError. The
+    header's declared tensors are checked against the limits before anything is allocated."""
+    data = bytes(data)
+    if len(data) > MAX_WEIGHTS_BYTES:
+        raise CircuitFileError(f"weights: {_size(len(data))}; the limit is {_size(MAX_WEIGHTS_BYTES)}")
     # Parse first: a valid file's 8-byte header length can start with 0x80 (e.g. 384 = 0x180), so the
     # pickle sniff is only used to explain a failure. safetensors itself never unpickles.
     try:
-        return st_load(bytes(data))
+        _check_safetensors_header(data)
+        return st_load(data)
     except Exception as e:  # safetensors raises its own error types for corrupt headers / sizes
         _refuse_pickle(data, "weights")
         raise CircuitFileError(f"weights: not a valid .safetensors file ({e})") from None
 
 
+def _check_safetensors_header(data: bytes) -> None:
+    """The safetensors header (8-byte length, then JSON) declares every tensor's dtype, shape and byte
+    range: refuse what does not fit the file or the limits before the library allocates it."""
+    if len(data) < 8:
+        raise ValueError("shorter than its 8-byte header length")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise ValueError(f"the header claims {n:,} bytes but the file has {len(data) - 8:,} after it")
+    header = json.loads(data[8: 8 + n])
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    elements = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(info, dict) or info.get("dtype") not in WEIGHT_DTYPES:
+            raise ValueError(f"tensor {show(name)}: dtype must be one of {sorted(WEIGHT_DTYPES)}")
+        shape, offsets = info.get("shape"), info.get("data_offsets")
+        if not (isinstance(shape, list) and len(shape) <= 2 and isinstance(offsets, list) and len(offsets) == 2
+                and all(type(x) is int and 0 <= x <= MAX_WEIGHTS_BYTES for x in shape + offsets)):
+            raise ValueError(f"tensor {show(name)}: shape or data_offsets out of range")
+        count = math.prod(shape)
+        elements += count
+        if count * WEIGHT_DTYPES[info["dtype"]] != offsets[1] - offsets[0] or offsets[1] > len(data) - 8 - n:
+            raise ValueError(f"tensor {show(name)}: its declared size does not match its bytes")
+    if elements > MAX_DEVICES * MAX_PARAMS:
+        raise ValueError(f"{elements:,} values declared; the limit is {MAX_DEVICES * MAX_PARAMS:,}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2 ** 20:,.0f} MiB" if n >= 2 ** 20 else f"{n:,} bytes"
+
+
 def parse_json(data: bytes | str, what: str = "circuit") -> Any:
-    """JSON text to objects, refusing pickles and non-standard numbers with a clear message."""
+    """JSON text to objects, refusing pickles, oversized or too deeply nested documents and
+    non-standard numbers with a clear message (always a CircuitFileError)."""
     if isinstance(data, bytes):
         _refuse_pickle(data, what)
         if len(data) > MAX_FILE_BYTES:
-            raise CircuitFileError(f"{what}: file is {len(data) / 1e6:.0f} MB; the limit is "
-                                   f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+            raise CircuitFileError(f"{what}: file is {_size(len(data))}; the limit is {_size(MAX_FILE_BYTES)}")
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError:
             raise CircuitFileError(f"{what}: not a JSON text file (it is not UTF-8)") from None
+    elif len(data) > MAX_FILE_BYTES:
+        raise CircuitFileError(f"{what}: text of {len(data):,} characters; the limit is {_size(MAX_FILE_BYTES)}")
 
     def no_constants(name: str) -> float:
         raise CircuitFileError(f"{what}: {name} is not a valid number in a circuit file")
@@ -259,6 +328,13 @@ def parse_json(data: bytes | str, what: str = "circuit") -> Any:
         return json.loads(data, parse_constant=no_constants)
     except json.JSONDecodeError as e:
         raise CircuitFileError(f"{what}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise CircuitFileError(f"{what}: lists or objects nested too deeply (the limit is "
+                               f"{MAX_JSON_DEPTH} levels)") from None
+    except ValueError as e:  # e.g. an integer literal longer than Python converts (4300 digits)
+        if isinstance(e, CircuitFileError):
+            raise
+        raise CircuitFileError(f"{what}: unreadable number ({e})") from None
 
 
 def _refuse_pickle(data: bytes, what: str) -> None:
@@ -273,17 +349,34 @@ def loads_circuit(data: bytes | str, weights: bytes | None = None) -> Circuit:
 
 
 def _from_doc(doc: Any, weights: bytes | None) -> Circuit:
-    if isinstance(doc, dict) and "weights" in doc and not isinstance(doc["weights"], dict):
-        raise CircuitFileError(f"weights: must be an object {{file, sha256}}, got {doc['weights']!r}")
-    if isinstance(doc, dict) and doc.get("weights") and weights is None:
-        raise CircuitFileError(f"weights: this circuit keeps its parameters in {doc['weights'].get('file')!r}; "
+    ref = _weights_reference(doc)
+    if ref is None:
+        if weights is not None:
+            raise CircuitFileError("weights: this circuit keeps its parameters inline; load it without a "
+                                   ".safetensors file")
+        return circuit_from_dict(doc)
+    if weights is None:
+        raise CircuitFileError(f"weights: this circuit keeps its parameters in {ref['file']!r}; "
                                "provide that .safetensors file too")
-    w = weights_from_bytes(weights) if weights is not None else None
-    if w is not None and isinstance(doc, dict) and isinstance(doc.get("weights"), dict):
-        expected = doc["weights"].get("sha256")
-        if expected and expected != hashlib.sha256(weights).hexdigest():
-            raise CircuitFileError("weights: the .safetensors file does not match this circuit (sha256 differs)")
-    return circuit_from_dict(doc, w)
+    if ref["sha256"] != hashlib.sha256(weights).hexdigest():
+        _refuse_pickle(weights, "weights")
+        raise CircuitFileError("weights: the .safetensors file does not match this circuit (sha256 differs)")
+    return circuit_from_dict(doc, weights_from_bytes(weights))
+
+
+def _weights_reference(doc: Any) -> dict | None:
+    """The document's ``weights`` object ({file, sha256}), checked; None for an inline circuit."""
+    if not isinstance(doc, dict) or "weights" not in doc:
+        return None
+    ref = doc["weights"]
+    if not isinstance(ref, dict):
+        raise CircuitFileError(f"weights: must be an object {{file, sha256}}, got {show(ref)}")
+    if not isinstance(ref.get("file"), str) or not ref["file"].strip():
+        raise CircuitFileError(f"weights.file: must name the .safetensors file, got {show(ref.get('file'))}")
+    if not isinstance(ref.get("sha256"), str) or not _SHA256.fullmatch(ref["sha256"]):
+        raise CircuitFileError("weights.sha256: missing or not a SHA-256 hex digest; a weights file that "
+                               "cannot be verified is refused")
+    return ref
 
 
 def _json_safe(value):
@@ -307,28 +400,66 @@ def dumps_circuit(circuit: Circuit, extra: dict | None = None, training: Trainin
     return json.dumps(circuit_to_dict(circuit, extra=_with_training(extra, training)), separators=(",", ":"))
 
 
+def weights_file_name(path: pathlib.Path, blob: bytes) -> str:
+    """``STEM.<first 16 hex of its sha256>.safetensors``: every version of the weights gets its own
+    name, so a new pair can be written beside the old one and switched to by replacing the JSON."""
+    return f"{path.stem}.{hashlib.sha256(blob).hexdigest()[:16]}.safetensors"
+
+
 def save_circuit(circuit: Circuit, path: str | pathlib.Path, weights: str = "auto",
                  extra: dict | None = None, training: TrainingRecord | None = None) -> list[pathlib.Path]:
-    """Write ``path`` (JSON) and, for big circuits or ``weights="safetensors"``, ``path`` with a
-    .safetensors suffix. Returns the files written. ``training`` becomes the ``training`` section,
-    ``extra`` adds other top-level keys."""
+    """Write ``path`` (JSON) and, for big circuits or ``weights="safetensors"``, a sibling
+    ``STEM.<hash>.safetensors``. Returns the files written. ``training`` becomes the ``training``
+    section, ``extra`` adds other top-level keys.
+
+    Atomic and durable: the weights are written first under their content-addressed name, then the
+    JSON replaces the old one in one rename (both flushed to disk), and only then are the weights
+    the old JSON named removed. A crash at any moment leaves the complete old pair or the complete
+    new one, and a reader (``load_checkpoint``) never sees a half-written file."""
     path = pathlib.Path(path)
     if weights not in ("auto", "inline", "safetensors"):
         raise ValueError(f"weights: choose 'auto', 'inline' or 'safetensors', got {weights!r}")
     circuit.validate()
     apart = weights == "safetensors" or (weights == "auto" and circuit.num_devices > INLINE_LIMIT)
     path.parent.mkdir(parents=True, exist_ok=True)
+    previous = _previous_weights(path) if path.is_file() else None
     written = [path]
     doc_extra = _with_training(extra, training)
     if apart:
         blob = weights_to_bytes(circuit)
-        wpath = path.with_suffix(".safetensors")
-        wpath.write_bytes(blob)
+        wpath = path.with_name(weights_file_name(path, blob))
+        atomic_write(wpath, blob)
         doc_extra["weights"] = {"file": wpath.name, "sha256": hashlib.sha256(blob).hexdigest()}
         written.append(wpath)
     doc = circuit_to_dict(circuit, include_params=not apart, extra=doc_extra)
-    path.write_text(json.dumps(doc, indent=None if circuit.num_devices > 200 else 1))
+    atomic_write(path, json.dumps(doc, indent=None if circuit.num_devices > 200 else 1))
+    _remove_old_weights(path, written[1:], previous)
     return written
+
+
+def _previous_weights(path: pathlib.Path) -> pathlib.Path | None:
+    """The weights file the JSON at ``path`` names now (None if none, or if it cannot be read)."""
+    try:
+        ref = _weights_reference(parse_json(_read_limited(path, MAX_FILE_BYTES, "circuit")))
+    except (CircuitFileError, OSError):
+        return None
+    return None if ref is None else path.parent / pathlib.Path(ref["file"]).name
+
+
+def _remove_old_weights(path: pathlib.Path, keep: list[pathlib.Path], previous: pathlib.Path | None) -> None:
+    """After the switch: delete this JSON's earlier content-addressed weights (the one the old JSON
+    named, and any a killed save left behind) and stale temporary files. A reader that read the old
+    JSON just before the switch retries with the new one (see ``load_checkpoint``)."""
+    pattern = re.compile(re.escape(path.stem) + r"\.[0-9a-f]{16}\.safetensors")
+    old = [p for p in path.parent.glob(f"{glob.escape(path.stem)}.*.safetensors") if pattern.fullmatch(p.name)]
+    if previous is not None and previous.name == f"{path.stem}.safetensors":
+        old.append(previous)  # the fixed name earlier versions of this module wrote
+    for p in old:
+        if p not in keep:
+            with contextlib.suppress(OSError):
+                p.unlink()
+    for target in [path, *keep]:
+        remove_stale_temps(target)
 
 
 def load_circuit(path: str | pathlib.Path) -> Circuit:
@@ -336,24 +467,70 @@ def load_circuit(path: str | pathlib.Path) -> Circuit:
     return load_checkpoint(path)[0]
 
 
+def _read_limited(path: pathlib.Path, limit: int, what: str) -> bytes:
+    """A file's bytes, its size checked against ``limit`` before anything is read."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                raise CircuitFileError(f"{what}: {path.name} is {_size(size)}; the limit is {_size(limit)}")
+            data = f.read(limit + 1)
+    except IsADirectoryError:
+        raise CircuitFileError(f"{path}: is a folder, not a circuit file") from None
+    except FileNotFoundError:
+        raise CircuitFileError(f"{path}: no such file") from None
+    if len(data) > limit:  # grew while being read
+        raise CircuitFileError(f"{what}: {path.name} is larger than the limit of {_size(limit)}")
+    return data
+
+
 def load_checkpoint(path: str | pathlib.Path) -> tuple[Circuit, dict]:
-    """A circuit plus the extra top-level keys saved with it (e.g. ``training``)."""
+    """A circuit plus the extra top-level keys saved with it (e.g. ``training``).
+
+    Sizes are checked before reading (``limits.MAX_FILE_BYTES``, ``MAX_WEIGHTS_BYTES``). If the
+    weights the JSON names are missing or do not match while a save is switching the pair, the JSON
+    is read again, so a concurrent reader gets the complete old pair or the complete new one."""
     path = pathlib.Path(path)
     if not path.is_file():
         raise CircuitFileError(f"{path}: no such file")
-    data = path.read_bytes()
-    doc = parse_json(data)
-    weights = None
-    if isinstance(doc, dict) and isinstance(doc.get("weights"), dict):
-        wname = pathlib.Path(str(doc["weights"].get("file", ""))).name  # never leave the folder
-        wpath = path.parent / wname
-        if not wname or not wpath.is_file():
-            raise CircuitFileError(f"weights: {wpath} not found next to {path.name}")
-        weights = wpath.read_bytes()
-    circuit = _from_doc(doc, weights)
+    for attempt in range(5):
+        data = _read_limited(path, MAX_FILE_BYTES, "circuit")
+        doc = parse_json(data)
+        try:
+            return _from_doc(doc, _read_weights(path, doc)), _extras(doc)
+        except CircuitFileError:
+            if attempt < 4 and _changed(path, data):
+                continue  # a save switched the pair meanwhile: read the new one
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_weights(path: pathlib.Path, doc: Any) -> bytes | None:
+    """The bytes of the weights file the document names (None for an inline circuit)."""
+    ref = _weights_reference(doc)
+    if ref is None:
+        return None
+    wname = pathlib.Path(ref["file"]).name  # never leave the folder
+    wpath = path.parent / wname
+    if not wname or not wpath.is_file():
+        raise CircuitFileError(f"weights: {wpath} not found next to {path.name}")
+    return _read_limited(wpath, MAX_WEIGHTS_BYTES, "weights")
+
+
+def _changed(path: pathlib.Path, data: bytes) -> bool:
+    try:
+        return _read_limited(path, MAX_FILE_BYTES, "circuit") != data
+    except CircuitFileError:
+        return True
+
+
+def _extras(doc: dict) -> dict:
     known = {"format", "schema_version", "name", "num_nodes", "capacitance", "inputs", "outputs", "resize",
              "slices", "meta", "weights"}
-    return circuit, {k: v for k, v in doc.items() if k not in known}
+    extra = {k: v for k, v in doc.items() if k not in known}
+    if json_depth_exceeds(extra):
+        raise CircuitFileError(f"extra sections (e.g. training): nested deeper than {MAX_JSON_DEPTH} levels")
+    return extra
 
 
 def load_trained(path: str | pathlib.Path) -> tuple[Circuit, TrainingRecord | None]:
@@ -386,22 +563,36 @@ def to_graphml(circuit: Circuit) -> str:
 
 
 def from_graphml(data: str | bytes) -> Circuit:
-    """A circuit from GraphML written by ``to_graphml`` (or any graph whose edges carry ``kind``)."""
+    """A circuit from GraphML written by ``to_graphml`` (or any graph whose edges carry ``kind``).
+    Anything unreadable raises CircuitFileError / CircuitError."""
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     _refuse_pickle(raw, "graphml")
+    if len(raw) > MAX_FILE_BYTES:
+        raise CircuitFileError(f"graphml: file is {_size(len(raw))}; the limit is {_size(MAX_FILE_BYTES)}")
+    if b"<!ENTITY" in raw or b"<!DOCTYPE" in raw:
+        raise CircuitFileError("graphml: DOCTYPE and ENTITY declarations are not accepted")
     try:
         g = nx.read_graphml(_stdio.BytesIO(raw), node_type=int, force_multigraph=True)
         attrs = {k: (json.loads(v) if k in _GRAPH_JSON_KEYS and isinstance(v, str) else v)
                  for k, v in g.graph.items()}
     except Exception as e:  # lxml / ElementTree / json errors on malformed input
-        raise CircuitFileError(f"graphml: cannot read the file ({e})") from None
-    nice = nx.MultiDiGraph(**attrs)
-    nice.add_nodes_from(g.nodes)
-    for u, v, d in g.edges(data=True):
-        kind = d.get("kind", "ShiftTanh2")
-        if kind not in KINDS:
-            raise CircuitFileError(f"graphml: edge {u}->{v} has unknown device kind {kind!r}")
-        params = [float(d.get(f"p{c}", 0.0)) for c in range(KINDS[kind].n_params)]
-        nice.add_edge(u, v, key=(int(d.get("slice", 0)), int(d.get("device", nice.number_of_edges()))),
-                      slice=int(d.get("slice", 0)), kind=kind, params=params)
-    return Circuit.from_networkx(nice).validate()
+        raise CircuitFileError(f"graphml: cannot read the file ({show(str(e))})") from None
+    if g.number_of_edges() > MAX_DEVICES:
+        raise CircuitFileError(f"graphml: {g.number_of_edges():,} edges; the limit is {MAX_DEVICES:,} devices")
+    if json_depth_exceeds(attrs):
+        raise CircuitFileError(f"graphml: graph attributes nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        nice = nx.MultiDiGraph(**attrs)
+        nice.add_nodes_from(g.nodes)
+        for u, v, d in g.edges(data=True):
+            kind = d.get("kind", "ShiftTanh2")
+            if kind not in KINDS:
+                raise CircuitFileError(f"graphml: edge {u}->{v} has unknown device kind {show(kind)}")
+            params = [float(d.get(f"p{c}", 0.0)) for c in range(KINDS[kind].n_params)]
+            nice.add_edge(u, v, key=(int(d.get("slice", 0)), int(d.get("device", nice.number_of_edges()))),
+                          slice=int(d.get("slice", 0)), kind=kind, params=params)
+        return Circuit.from_networkx(nice).validate()
+    except CircuitError:
+        raise
+    except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as e:
+        raise CircuitFileError(f"graphml: the graph does not describe a circuit ({show(str(e))})") from None

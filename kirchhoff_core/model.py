@@ -29,7 +29,9 @@ import torchdiffeq
 from . import integrators
 from .circuit import Circuit
 from .devices import KINDS, MAX_PARAMS, DeviceKind
-from .solvers import GuardedDynamics, SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
+from .limits import MAX_STATE_VALUES
+from .solvers import (GuardedDynamics, SolverConfig, SolverError, SolverStats, WorkGuard, check_finite,
+                      check_fixed_grid, finite_norm, work_budget)
 
 DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatter
 # Wider slices integrate node-major with gather / index_add: a dense product costs ~width
@@ -195,6 +197,15 @@ def resize_state(v: torch.Tensor, width: int, mode: str) -> torch.Tensor:
     return F.pad(v, (0, width - n))
 
 
+def _check_state_size(points: int, v: torch.Tensor, width: int) -> None:
+    """Refuse, before allocating, an output of time points x batch x nodes beyond MAX_STATE_VALUES."""
+    values = points * max(v[..., 0].numel(), 1) * width
+    if values > MAX_STATE_VALUES:
+        raise ValueError(f"times: {points:,} time points x {max(v[..., 0].numel(), 1):,} sample(s) x {width:,} "
+                         f"nodes is {values:,} values; the limit is {MAX_STATE_VALUES:,} (ask for fewer times "
+                         "or a smaller batch)")
+
+
 class KirchhoffNet(nn.Module):
     """A circuit whose forward pass is its transient: input -> v(0), read-out = v(T) at outputs."""
 
@@ -253,7 +264,7 @@ class KirchhoffNet(nn.Module):
             with warnings.catch_warnings():  # fixed-step solvers ignore the step callbacks; that is fine
                 warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
                 yield
-        except AssertionError as e:  # torchdiffeq's own checks (dt underflow, max steps)
+        except (AssertionError, ZeroDivisionError, OverflowError) as e:  # torchdiffeq's own checks (dt underflow)
             raise SolverError(f"solver failed in {where}: {e}. The circuit is probably stiff or exploding; "
                               "lower the gains or the read-out time, or use a fixed-step solver.") from e
         finally:
@@ -261,21 +272,23 @@ class KirchhoffNet(nn.Module):
 
     def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         cfg = self.solver
-        options: dict = {"step_size": cfg.step_size or dyn.duration / 20}
+        where = f"slice {dyn.index}"
         if cfg.adaptive:
             # Step-size control sees detached errors: the accepted steps are what they are, and
             # back-propagating through the controller only costs time (and adds noise).
             # Time-like quantities in the state's dtype: no float64 round trips on every step.
-            options = {"norm": _detached_rms, "dtype": v0.dtype}
+            options: dict = {"norm": finite_norm(_detached_rms, where), "dtype": v0.dtype}
+        else:
+            options = {"step_size": check_fixed_grid(cfg, dyn.duration, where)}
         kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
-        where = f"slice {dyn.index}"
         if cfg.method == "dopri5" and not (cfg.adjoint and torch.is_grad_enabled()):
             # Our own lean dopri5 (kirchhoff_core.integrators), back-propagated directly.
             times = t.tolist()
             if dyn.node_major:
                 with self._guarded(dyn, where), dyn.frozen(node_major=True):
                     vt = v0.reshape(-1, dyn.width).t().contiguous()
-                    out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where)
+                    out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where,
+                                             node_axis=0)
                 out = out.transpose(1, 2).reshape(len(times), *v0.shape)
             else:
                 with self._guarded(dyn, where), dyn.frozen():
@@ -295,12 +308,14 @@ class KirchhoffNet(nn.Module):
 
     # --- public API ------------------------------------------------------------------------------
     def final_state(self, x: torch.Tensor) -> torch.Tensor:
-        """All node voltages of the last slice at T."""
+        """All node voltages of the last slice at T. All slices share one work budget (the
+        enclosing ``work_budget``, or this call's own)."""
         v = self.initial_state(x)
-        for dyn in self.slices:
-            v = self.resize(v, dyn.width)
-            t = torch.tensor([0.0, dyn.duration], dtype=v.dtype)
-            v = self._solve(dyn, v, t)[-1]
+        with work_budget(self.solver, "this forward pass"):
+            for dyn in self.slices:
+                v = self.resize(v, dyn.width)
+                t = torch.tensor([0.0, dyn.duration], dtype=v.dtype)
+                v = self._solve(dyn, v, t)[-1]
         return v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -315,36 +330,43 @@ class KirchhoffNet(nn.Module):
         """
         times_np = np.asarray(torch.as_tensor(times, dtype=torch.float64).cpu(), dtype=np.float64).reshape(-1)
         bounds = self.boundaries
-        if len(times_np) == 0 or times_np.min() < 0 or times_np.max() > bounds[-1] + 1e-12:
-            raise ValueError(f"times: must lie in [0, {bounds[-1]:g}], got {times_np.min():g}..{times_np.max():g}")
+        if len(times_np) == 0:
+            raise ValueError("times: give at least one time")
+        if not np.isfinite(times_np).all() or times_np.min() < 0 or times_np.max() > bounds[-1] + 1e-12:
+            raise ValueError(f"times: must be finite and lie in [0, {bounds[-1]:g}], got "
+                             f"{times_np.min():g}..{times_np.max():g}")
         v = self.initial_state(x)
         width = max(d.width for d in self.slices)
+        _check_state_size(len(times_np), v, width)
         out = v.new_full((len(times_np), *v.shape[:-1], width), float("nan"))
-        for i, dyn in enumerate(self.slices):
-            v = self.resize(v, dyn.width)
-            t0, t1 = bounds[i], bounds[i + 1]
-            inside = (times_np >= t0) & (times_np <= t1) if i == 0 else (times_np > t0) & (times_np <= t1)
-            local = np.unique(np.clip(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]),
-                                      0.0, dyn.duration))
-            local = local[np.concatenate([[True], np.diff(local) > 1e-12 * max(dyn.duration, 1.0)])]
-            sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype))
-            for j in np.flatnonzero(inside):
-                k = int(np.argmin(np.abs(local - (times_np[j] - t0))))
-                out[j, ..., : dyn.width] = sol[k]
-            v = sol[-1]
+        with work_budget(self.solver, "this trajectory"):
+            for i, dyn in enumerate(self.slices):
+                v = self.resize(v, dyn.width)
+                t0, t1 = bounds[i], bounds[i + 1]
+                inside = (times_np >= t0) & (times_np <= t1) if i == 0 else (times_np > t0) & (times_np <= t1)
+                local = np.unique(np.clip(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]),
+                                          0.0, dyn.duration))
+                local = local[np.concatenate([[True], np.diff(local) > 1e-12 * max(dyn.duration, 1.0)])]
+                sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype))
+                for j in np.flatnonzero(inside):
+                    k = int(np.argmin(np.abs(local - (times_np[j] - t0))))
+                    out[j, ..., : dyn.width] = sol[k]
+                v = sol[-1]
         return out
 
     def segments(self, x: torch.Tensor, points_per_slice: int = 100) -> list[tuple[np.ndarray, torch.Tensor]]:
         """Per slice: local times (points_per_slice + 1 from 0 to its duration) and the node voltages
         there, (times, batch, slice width), starting from the resized state carried in."""
         v = self.initial_state(x)
+        _check_state_size((points_per_slice + 1) * len(self.slices), v, max(d.width for d in self.slices))
         out = []
-        for dyn in self.slices:
-            v = self.resize(v, dyn.width)
-            ts = np.linspace(0.0, dyn.duration, points_per_slice + 1)
-            sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype))
-            out.append((ts, sol))
-            v = sol[-1]
+        with work_budget(self.solver, "this trajectory"):
+            for dyn in self.slices:
+                v = self.resize(v, dyn.width)
+                ts = np.linspace(0.0, dyn.duration, points_per_slice + 1)
+                sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype))
+                out.append((ts, sol))
+                v = sol[-1]
         return out
 
     def currents(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:

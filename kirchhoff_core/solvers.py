@@ -5,19 +5,27 @@ directly; every other method, and the adjoint, on torchdiffeq. This module adds 
 needs on top: options checked up front with errors that name the argument, a cap on function
 evaluations and wall time so one bad setting cannot freeze the app, a non-finite check that names
 the exploding node, and counters (NFE, accepted and rejected steps) for the solver-health panel.
+
+Work is bounded twice: per solve (``max_nfe``, ``timeout_s``) and across every solve of one command
+or page action (``max_total_nfe``, ``max_total_s``, through ``work_budget``), so neither one slow
+slice nor a thousand fast ones can run on without end.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
+from typing import Callable, Iterator
 
 import torch
 
 ADAPTIVE = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
 FIXED = ("rk4", "euler", "midpoint")
 METHODS = ADAPTIVE + FIXED
+FIXED_STAGES = {"euler": 1, "midpoint": 2, "rk4": 4}  # right-hand-side evaluations per fixed step
 
 
 class SolverError(RuntimeError):
@@ -30,7 +38,9 @@ class SolverConfig:
 
     ``step_size`` is used by fixed-step methods (default: duration / 20). ``max_nfe`` bounds the right
     -hand-side evaluations of one solve (forward, and separately the adjoint's backward solve) and
-    ``timeout_s`` its wall time; hitting either raises SolverError.
+    ``timeout_s`` its wall time; ``max_total_nfe`` and ``max_total_s`` bound all the solves of one
+    command, training step or page action together (see ``work_budget``). Hitting any raises
+    SolverError naming the limit.
     """
 
     method: str = "dopri5"
@@ -40,6 +50,8 @@ class SolverConfig:
     adjoint: bool = False
     max_nfe: int = 20_000
     timeout_s: float | None = 60.0
+    max_total_nfe: int = 1_000_000
+    max_total_s: float | None = 300.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -49,14 +61,18 @@ class SolverConfig:
             raise ValueError(f"method: unknown solver {self.method!r}; choose one of {list(METHODS)}")
         for name in ("rtol", "atol"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1):
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1):
                 raise ValueError(f"{name}: must be in (0, 1), got {v!r}")
-        if self.step_size is not None and not (math.isfinite(self.step_size) and self.step_size > 0):
+        if self.step_size is not None and not _positive(self.step_size):
             raise ValueError(f"step_size: must be a positive time, got {self.step_size!r}")
-        if not (isinstance(self.max_nfe, int) and self.max_nfe >= 10):
-            raise ValueError(f"max_nfe: must be an integer >= 10, got {self.max_nfe!r}")
-        if self.timeout_s is not None and not self.timeout_s > 0:
-            raise ValueError(f"timeout_s: must be positive or None, got {self.timeout_s!r}")
+        for name in ("max_nfe", "max_total_nfe"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not (isinstance(v, int) and 10 <= v <= 2 ** 62):
+                raise ValueError(f"{name}: must be an integer >= 10, got {v!r}")
+        for name in ("timeout_s", "max_total_s"):
+            v = getattr(self, name)
+            if v is not None and not _positive(v):
+                raise ValueError(f"{name}: must be positive (finite seconds) or None, got {v!r}")
         return self
 
     @property
@@ -65,6 +81,24 @@ class SolverConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _positive(v: object) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+def check_fixed_grid(config: SolverConfig, duration: float, where: str) -> float:
+    """The step of a fixed-step solve over ``duration``, refused before the time grid is allocated when
+    the steps would need more than ``max_nfe`` evaluations (a tiny step makes a grid of petabytes)."""
+    step = config.step_size if config.step_size is not None else duration / 20
+    evaluations = duration / step * FIXED_STAGES[config.method]
+    if not evaluations <= config.max_nfe:
+        raise SolverError(
+            f"solver work cap hit in {where}: a fixed step of {step:.3g} over the slice's {duration:.3g} time "
+            f"units takes {evaluations:.3g} evaluations ({config.method}), more than max_nfe={config.max_nfe}. "
+            f"Use a step of at least {duration * FIXED_STAGES[config.method] / config.max_nfe:.3g} "
+            "(--step-size), raise max_nfe (--max-nfe), or use an adaptive solver.")
+    return step
 
 
 @dataclass
@@ -80,15 +114,71 @@ class SolverStats:
         self.nfe = self.accepted = self.rejected = self.max_nfe_seen = 0
 
 
-class WorkGuard:
-    """Counts evaluations of one solve and stops it when it runs away."""
+class WorkBudget:
+    """Evaluations and wall time across every solve of one command, training step or page action."""
 
-    def __init__(self, config: SolverConfig, stats: SolverStats, where: str):
+    def __init__(self, max_nfe: int, max_s: float | None, what: str):
+        self.max_nfe, self.max_s, self.what = max_nfe, max_s, what
+        self.nfe = 0
+        self.start = time.perf_counter()
+
+    def charge(self, where: str, t: torch.Tensor | float) -> None:
+        """Count one evaluation made in ``where``; raise SolverError once either limit is passed."""
+        self.nfe += 1
+        if self.nfe > self.max_nfe:
+            raise SolverError(
+                f"work budget used up in {where}: {self.what} needed more than max_total_nfe={self.max_nfe:,} "
+                f"evaluations over all its slices and solves (reached t={float(t):.4g}). Raise the limit with "
+                "--max-total-nfe (SolverConfig.max_total_nfe), or use fewer or shorter slices, a looser "
+                "tolerance or a smaller batch.")
+        if self.max_s is not None and time.perf_counter() - self.start > self.max_s:
+            raise SolverError(
+                f"work budget used up in {where}: {self.what} took longer than max_total_s={self.max_s:g} s "
+                f"over all its slices and solves ({self.nfe:,} evaluations, reached t={float(t):.4g}). Raise "
+                "the limit with --max-total-s (SolverConfig.max_total_s), or make the circuit cheaper to solve.")
+
+
+_BUDGET: ContextVar[WorkBudget | None] = ContextVar("kirchhoff_work_budget", default=None)
+
+
+@contextmanager
+def work_budget(config: SolverConfig, what: str) -> Iterator[WorkBudget]:
+    """Bound every solve inside the block together by ``config.max_total_nfe`` / ``max_total_s``.
+
+    ``what`` names the unit of work in the message ("this forward pass", "training epoch 3", "the
+    `kirchhoff simulate` command"). A block inside another joins the outer budget, so a command or page
+    action that wraps its work bounds everything it calls, and a bare model call still bounds its own
+    slices."""
+    active = _BUDGET.get()
+    if active is not None:
+        yield active
+        return
+    budget = WorkBudget(config.max_total_nfe, config.max_total_s, what)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def current_budget() -> WorkBudget | None:
+    """The budget of the enclosing ``work_budget`` block, if any."""
+    return _BUDGET.get()
+
+
+class WorkGuard:
+    """Counts evaluations of one solve and stops it when it runs away (and charges them to the
+    enclosing ``work_budget``, if any)."""
+
+    def __init__(self, config: SolverConfig, stats: SolverStats, where: str, budget: WorkBudget | None = None):
         self.config, self.stats, self.where = config, stats, where
+        self.budget = budget if budget is not None else current_budget()
         self.count = 0
         self.start = time.perf_counter()
 
     def tick(self, t: torch.Tensor) -> None:
+        if self.budget is not None:
+            self.budget.charge(self.where, t)
         self.count += 1
         self.stats.nfe += 1
         self.stats.max_nfe_seen = max(self.stats.max_nfe_seen, self.count)
@@ -117,11 +207,45 @@ class GuardedDynamics:
             self.guard.stats.rejected += 1
 
 
-def check_finite(v: torch.Tensor, where: str, t: float) -> None:
-    """Raise SolverError naming the first node whose voltage is NaN or infinite."""
+def _node_name(index: int, nodes: int | None) -> str:
+    """Row ``index`` (0-based) of a state: a node, or past the nodes the flow's log-density."""
+    return "the log-density" if nodes is not None and index >= nodes else f"node {index + 1}"
+
+
+def check_finite(v: torch.Tensor, where: str, t: float, node_axis: int = -1, nodes: int | None = None) -> None:
+    """Raise SolverError naming the first node whose voltage is NaN or infinite (nodes run along
+    ``node_axis``: -1 for batch-major states, 0 for node-major ones; with ``nodes``, rows past them
+    are a flow's log-density)."""
     bad = ~torch.isfinite(v)
     if bad.any():
-        node = int(bad.nonzero()[0, -1]) + 1
-        raise SolverError(f"the circuit blew up in {where}: node {node} reached a non-finite voltage"
+        name = _node_name(int(bad.nonzero()[0][node_axis]), nodes)
+        what = "value" if name == "the log-density" else "voltage"
+        raise SolverError(f"the circuit blew up in {where}: {name} reached a non-finite {what}"
                           f" by t={t:.4g}. Lower the device gains, the learning "
                           "rate or the read-out time, or tighten the solver tolerance.")
+
+
+def step_control_error(scaled_error: torch.Tensor, where: str, t: float | None, node_axis: int = -1,
+                       nodes: int | None = None) -> SolverError:
+    """The SolverError for an error estimate (already divided by its tolerance) whose norm is not a
+    finite number although it came from a finite state: names the node with the offending entry."""
+    e = scaled_error.detach()
+    bad = ~torch.isfinite(e)
+    index = bad.nonzero()[0] if bad.any() else torch.stack(torch.unravel_index(e.abs().argmax(), e.shape))
+    name = _node_name(int(index[node_axis]), nodes)
+    when = "" if t is None else f" at t={t:.4g}"
+    return SolverError(f"the step-size control overflowed in {where}{when}: the rate of change or error estimate "
+                       f"of {name} is not a finite number (voltages or currents near the largest float). Lower the "
+                       "device gains or the input voltages, or use a fixed-step solver.")
+
+
+def finite_norm(norm: Callable[[torch.Tensor], torch.Tensor], where: str, node_axis: int = -1,
+                nodes: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """An error norm for torchdiffeq's step-size control that raises SolverError (naming the node)
+    when the norm is not finite, instead of letting a NaN step size end in an assertion."""
+    def checked(x: torch.Tensor) -> torch.Tensor:
+        n = norm(x)
+        if not bool(torch.isfinite(n)):
+            raise step_control_error(x, where, None, node_axis, nodes)
+        return n
+    return checked

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 
 from .circuit import Circuit
+from .atomic import atomic_write
 from .devices import get_kind
+from .limits import check_int, check_number
 from .model import KirchhoffNet, resize_state
 from .solvers import SolverConfig
 
@@ -44,6 +46,10 @@ class PhysicalScale:
 
     cap_fF: float = 10.0
     current_uA: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("cap_fF", "current_uA"):
+            check_number(getattr(self, name), name, 0.0, low_open=True)
 
     @property
     def time_unit_s(self) -> float:
@@ -68,6 +74,11 @@ class SpiceOptions:
     timeout_s: float = 60.0
     scale: PhysicalScale | None = None
     ngspice: str = "ngspice"
+
+    def __post_init__(self) -> None:  # a NaN or infinity would be written into every netlist
+        for name in ("reltol", "trtol", "abstol", "vntol", "timeout_s"):
+            check_number(getattr(self, name), name, 0.0, low_open=True)
+        check_int(self.points_per_slice, "points_per_slice", 1)  # the time-out bounds the work
 
 
 QUICK = SpiceOptions(reltol=1e-6, trtol=7.0)
@@ -231,7 +242,7 @@ def write_netlists(circuit: Circuit, x: np.ndarray, path: str | Path, options: S
     for i, v0 in enumerate(starts):
         p = path if len(starts) == 1 else path.with_name(f"{path.stem}.slice{i}{path.suffix}")
         raw = p.with_suffix(".raw").name
-        p.write_text(slice_netlist(circuit, i, v0, options, raw))
+        atomic_write(p, slice_netlist(circuit, i, v0, options, raw))
         out.append(p)
     return out
 

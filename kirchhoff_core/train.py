@@ -17,9 +17,11 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from .circuit import Circuit
 from .datasets import Dataset
 from .io import TrainingRecord
 from .model import KirchhoffNet
+from .solvers import work_budget
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
@@ -96,8 +98,10 @@ def task_metric(task: str, out: torch.Tensor, y: torch.Tensor) -> float:
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
 
 
-def check_compatible(model: KirchhoffNet, data: Dataset) -> None:
-    """The circuit's input and read-out nodes must match the dataset."""
+def check_compatible(model: KirchhoffNet | Circuit, data: Dataset) -> None:
+    """The circuit's input and read-out nodes must match the dataset: one read-out per class (fewer
+    would make some classes unreachable, e.g. the argmax of one read-out is always class 0) or per
+    regression target."""
     if len(model.inputs) != data.n_features:
         raise ValueError(f"inputs: the dataset {data.name!r} has {data.n_features} feature(s) but the circuit "
                          f"has {len(model.inputs)} input node(s) {model.inputs}")
@@ -177,7 +181,12 @@ class Trainer:
                     p.copy_(n)
 
     def step(self) -> EpochRecord:
-        """One epoch of minibatch training; raises SolverError if the circuit blows up."""
+        """One epoch of minibatch training; raises SolverError if the circuit blows up or the epoch's
+        solves together pass the solver's work budget (``max_total_nfe`` / ``max_total_s``)."""
+        with work_budget(self.model.solver, f"training epoch {self.epoch + 1}"):
+            return self._epoch()
+
+    def _epoch(self) -> EpochRecord:
         start = time.perf_counter()
         self.model.train()
         n = len(self.x_train)

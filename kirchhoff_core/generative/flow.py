@@ -14,7 +14,8 @@ import torchdiffeq
 from .. import integrators
 from ..circuit import Circuit
 from ..model import KirchhoffNet
-from ..solvers import SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
+from ..solvers import (SolverConfig, SolverError, SolverStats, WorkGuard, check_finite, check_fixed_grid, finite_norm,
+                       work_budget)
 from .trace import PROBES, TRACES, AugmentedSlice, make_probe
 
 Tensor = torch.Tensor
@@ -142,10 +143,11 @@ class CircuitFlow(nn.Module):
         """Integrate slice i's augmented ODE through the local times (monotone, either way)."""
         aug, cfg = self._augs[i], self.solver
         where = f"slice {i}"
-        if cfg.adaptive:
-            options: dict = {"norm": _detached_max_rms(self.dim), "dtype": y0.dtype}
+        if cfg.adaptive:  # the state is feature-major (dim + 1, batch): nodes along axis 0
+            norm = finite_norm(_detached_max_rms(self.dim), where, node_axis=0, nodes=self.dim)
+            options: dict = {"norm": norm, "dtype": y0.dtype}
         else:
-            options = {"step_size": cfg.step_size or self.net.slices[i].duration / 20}
+            options = {"step_size": check_fixed_grid(cfg, self.net.slices[i].duration, where)}
         kwargs = dict(rtol=cfg.rtol, atol=cfg.atol, method=cfg.method, options=options)
         t = torch.tensor(local, dtype=y0.dtype, device=y0.device)
         aug.guard = WorkGuard(cfg, self.stats, where)
@@ -165,11 +167,12 @@ class CircuitFlow(nn.Module):
                     rhs = aug if sign > 0 else (lambda s, y: -aug(-s, y))
                     with aug.frozen():
                         out = integrators.dopri5(rhs, y0, [sign * x for x in local], cfg.rtol, cfg.atol,
-                                                 self.stats, where, norm=lambda e: float(norm(e)))
+                                                 self.stats, where, norm=lambda e: float(norm(e)), node_axis=0,
+                                                 nodes=self.dim)
                 else:
                     with aug.frozen():
                         out = torchdiffeq.odeint(aug, y0, t, **kwargs)
-        except AssertionError as e:
+        except (AssertionError, ZeroDivisionError, OverflowError) as e:
             raise SolverError(f"solver failed in {where}: {e}. The flow is probably stiff or exploding; "
                               "lower the learning rate or the read-out time, or use a fixed-step solver.") from e
         finally:
@@ -190,22 +193,23 @@ class CircuitFlow(nn.Module):
         bounds = self.boundaries
         order = range(len(self._augs)) if forward else reversed(range(len(self._augs)))
         cur, end = t0, ts[-1]
-        for i in order:
-            lo, hi = bounds[i], bounds[i + 1]
-            a, b = (max(cur, lo), min(end, hi)) if forward else (min(cur, hi), max(end, lo))
-            if (b - a if forward else a - b) <= eps:
-                continue
-            inside = [j for j, t in enumerate(ts) if out[j] is None and
-                      ((a + eps < t <= b + eps) if forward else (b - eps <= t < a - eps))]
-            grid = [a] + [ts[j] for j in inside] + [b]
-            keep = [grid[0]]
-            for g in grid[1:]:
-                if abs(g - keep[-1]) > eps:
-                    keep.append(g)
-            sol = self._solve(i, y, [g - lo for g in keep])
-            for j in inside:
-                out[j] = sol[int(np.argmin([abs(g - ts[j]) for g in keep]))]
-            y, cur = sol[-1], b
+        with work_budget(self.solver, "this pass through the flow"):
+            for i in order:
+                lo, hi = bounds[i], bounds[i + 1]
+                a, b = (max(cur, lo), min(end, hi)) if forward else (min(cur, hi), max(end, lo))
+                if (b - a if forward else a - b) <= eps:
+                    continue
+                inside = [j for j, t in enumerate(ts) if out[j] is None and
+                          ((a + eps < t <= b + eps) if forward else (b - eps <= t < a - eps))]
+                grid = [a] + [ts[j] for j in inside] + [b]
+                keep = [grid[0]]
+                for g in grid[1:]:
+                    if abs(g - keep[-1]) > eps:
+                        keep.append(g)
+                sol = self._solve(i, y, [g - lo for g in keep])
+                for j in inside:
+                    out[j] = sol[int(np.argmin([abs(g - ts[j]) for g in keep]))]
+                y, cur = sol[-1], b
         for j, t in enumerate(ts):
             if out[j] is None:  # beyond the last slice's end by rounding only
                 out[j] = y

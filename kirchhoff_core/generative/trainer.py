@@ -14,6 +14,7 @@ import torch.nn as nn
 
 from ..densities import POTENTIALS, log_partition, potential_name, sample_target, target_name
 from ..io import TrainingRecord
+from ..solvers import work_budget
 from .flow import CircuitFlow, standard_normal_log_prob
 
 Tensor = torch.Tensor
@@ -181,7 +182,12 @@ class GenerativeTrainer:
         return total / len(x_test)
 
     def step(self) -> GenerativeRecord:
-        """One optimiser step on a fresh batch; raises SolverError if the flow blows up."""
+        """One optimiser step on a fresh batch; raises SolverError if the flow blows up or the step's
+        solves together pass the solver's work budget (``max_total_nfe`` / ``max_total_s``)."""
+        with work_budget(self.flow.solver, f"training step {self.steps_done + 1}"):
+            return self._step()
+
+    def _step(self) -> GenerativeRecord:
         start = time.perf_counter()
         lr = self.current_lr()
         for g in self.optimizer.param_groups:

@@ -220,12 +220,26 @@ def _huge_json(n: int) -> bytes:
                        "slices": [{"duration": 1.0, "devices": [device] * n}]}).encode()
 
 
+def _hostile_json(**changes) -> bytes:
+    doc = json.loads(_huge_json(1))
+    doc.update(changes)
+    return json.dumps(doc).encode()
+
+
 @pytest.mark.parametrize("name, data, message", [
     ("broken.json", b'{"num_nodes": 3, "slices": [', "malformed JSON"),
     ("model.json", pickle.dumps({"num_nodes": 3}), "pickle"),
     ("huge.json", _huge_json(200_001), "200,001 devices"),
     ("not_a_circuit.json", b'{"num_nodes": 3}', "missing"),
     ("bad.graphml", b"<graphml><graph>", "graphml"),
+    # issue 15: booleans for numbers, overflow, nesting, huge sizes, unverifiable weights
+    ("bool.json", _hostile_json(schema_version=True), "schema_version"),
+    ("bool_nodes.json", _hostile_json(num_nodes=True), "num_nodes"),
+    ("deep.json", b'{"meta": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    ("int.json", _hostile_json(num_nodes=10 ** 30), "the limit is 100,000"),
+    ("t.json", _hostile_json(slices=[{"duration": 1e308, "devices": [
+        {"src": 1, "dst": 2, "kind": "Conductance", "params": [0.1]}]}] * 2), "T is infinite"),
+    ("nosha.json", _hostile_json(weights={"file": "w.safetensors"}), "weights.sha256"),
 ])
 def test_bad_uploads_show_an_error_and_keep_the_circuit(app, name, data, message):
     started(app)

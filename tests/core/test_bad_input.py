@@ -340,11 +340,11 @@ def test_pickle_file_on_disk_refused(tmp_path):
 
 def test_pickle_as_weights_refused(tmp_path):
     c = load_doc(good_doc())
-    io.save_circuit(c, tmp_path / "c.json", weights="safetensors")
+    wpath = io.save_circuit(c, tmp_path / "c.json", weights="safetensors")[1]
     for name, data, trip in _pickles(tmp_path):
         with pytest.raises(CircuitFileError, match="weights"):
             io.loads_circuit((tmp_path / "c.json").read_bytes(), weights=data)
-        (tmp_path / "c.safetensors").write_bytes(data)
+        wpath.write_bytes(data)
         with pytest.raises(CircuitFileError, match="weights"):
             io.load_circuit(tmp_path / "c.json")
         assert not trip.exists(), f"{name} was unpickled"
@@ -357,8 +357,7 @@ def test_pickle_as_weights_refused(tmp_path):
 @pytest.fixture
 def saved(tmp_path):
     c = load_doc(good_doc())
-    io.save_circuit(c, tmp_path / "c.json", weights="safetensors")
-    return tmp_path / "c.json", tmp_path / "c.safetensors"
+    return tuple(io.save_circuit(c, tmp_path / "c.json", weights="safetensors"))
 
 
 def _rewrite_weights(json_path, weights_path, tensors):
@@ -374,11 +373,14 @@ def test_truncated_safetensors(saved):
     jpath, wpath = saved
     blob = wpath.read_bytes()
     half = blob[: len(blob) // 2]
-    with pytest.raises(CircuitFileError, match="weights: not a valid .safetensors file"):
+    # The checksum is verified before the bytes are parsed: a truncated file is caught by it.
+    with pytest.raises(CircuitFileError, match="sha256 differs"):
         io.loads_circuit(jpath.read_bytes(), weights=half)
     wpath.write_bytes(half)
-    with pytest.raises(CircuitFileError, match="not a valid .safetensors file"):
+    with pytest.raises(CircuitFileError, match="sha256 differs"):
         io.load_circuit(jpath)
+    with pytest.raises(CircuitFileError, match="weights: not a valid .safetensors file"):
+        io.weights_from_bytes(half)
     with pytest.raises(CircuitFileError, match="not a valid .safetensors file"):
         io.weights_from_bytes(b"")
 
@@ -410,7 +412,7 @@ def test_missing_sibling_weights_file(saved):
     with pytest.raises(CircuitFileError, match="provide that .safetensors file"):
         io.loads_circuit(jpath.read_bytes())
     wpath.unlink()
-    with pytest.raises(CircuitFileError, match=r"weights: .*c\.safetensors not found next to c\.json"):
+    with pytest.raises(CircuitFileError, match=r"weights: .*c\.[0-9a-f]{16}\.safetensors not found next to c\.json"):
         io.load_circuit(jpath)
 
 
@@ -418,8 +420,8 @@ def test_weights_file_name_cannot_leave_the_folder(saved, tmp_path):
     jpath, wpath = saved
     sub = tmp_path / "sub"
     sub.mkdir()
-    (sub / "c.json").write_text(jpath.read_text().replace('"file": "c.safetensors"', '"file": "../c.safetensors"'))
-    assert "../c.safetensors" in (sub / "c.json").read_text()
+    (sub / "c.json").write_text(jpath.read_text().replace(f'"file": "{wpath.name}"', f'"file": "../{wpath.name}"'))
+    assert f"../{wpath.name}" in (sub / "c.json").read_text()
     with pytest.raises(CircuitFileError, match="not found"):
         io.load_circuit(sub / "c.json")
 

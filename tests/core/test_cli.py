@@ -27,6 +27,7 @@ import torch
 
 from kirchhoff_core import io
 from kirchhoff_core.circuit import Circuit, Slice
+from kirchhoff_core.cli_common import SIMULATE_RTOL
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.generators import GENERATORS, generate
 from kirchhoff_core.model import KirchhoffNet
@@ -128,7 +129,7 @@ BAD = [
     (["simulate", "sim.json", "--inputs", "0.5,-1,2"], "inputs: expected 2 value(s)", None),
     (["simulate", "sim.json", "--inputs", "a,b"], "--inputs: expected comma-separated numbers", None),
     (["simulate", "sim.json", "--inputs", "nan,1"], "NaN or infinity", None),
-    (["simulate", "sim.json", "--inputs", INPUTS, "--times", "0,5"], "times: must lie in [0, 1]", None),
+    (["simulate", "sim.json", "--inputs", INPUTS, "--times", "0,5"], "times: must be finite and lie in [0, 1]", None),
     (["simulate", "sim.json", "--inputs", INPUTS, "--method", "rk45"], "invalid choice: 'rk45'", None),
     (["simulate", "sim.json", "--inputs", INPUTS, "--rtol", "2"], "rtol: must be in (0, 1)", None),
     (["simulate", "blowup.json", "--inputs", INPUTS, "--max-nfe", "200"], "max_nfe=200", None),
@@ -142,7 +143,7 @@ BAD = [
     (["info", "weights_string.json"], "weights: must be an object", None),
     (["info", "inputs_nested.json"], "is not a node number", None),
     (["info", "schema_v9.json"], "schema_version", None),
-    (["info", "sep.json"], "sep.safetensors not found", None),
+    (["info", "sep.json"], ".safetensors not found next to sep.json", None),
     (["train", "--topology", "nosuch", "--epochs", "1", "--samples", "40", "--out", "tx"], "unknown generator 'nosuch'",
      None),
     (["train", "--dataset", "nosuch"], "invalid choice: 'nosuch'", None),
@@ -166,8 +167,7 @@ def runs(tmp_path_factory):
     sim = simulate_circuit()
     io.save_circuit(sim, d / "sim.json")
     io.save_circuit(blowup_circuit(), d / "blowup.json")
-    io.save_circuit(sim, d / "sep.json", weights="safetensors")
-    (d / "sep.safetensors").unlink()
+    io.save_circuit(sim, d / "sep.json", weights="safetensors")[1].unlink()
     (d / "malformed.json").write_text('{"num_nodes": 3, "inputs": [1,')
     (d / "upload.pkl").write_bytes(pickle.dumps({"num_nodes": 3}, protocol=4))
     buf = pyio.BytesIO()
@@ -294,7 +294,7 @@ def test_simulate_csv_matches_python_api(runs):
     assert np.isnan(table[:, 4]).tolist() == [False, False, False, True]
     assert np.isfinite(table[:, 1:4]).all()
 
-    model = KirchhoffNet(io.load_circuit(runs[0] / "sim.json"), SolverConfig(rtol=1e-7, atol=1e-7),
+    model = KirchhoffNet(io.load_circuit(runs[0] / "sim.json"), SolverConfig(rtol=SIMULATE_RTOL, atol=SIMULATE_RTOL),
                          dtype=torch.float64)
     with torch.no_grad():
         want = model.trajectory(torch.tensor([[0.5, -1.0]], dtype=torch.float64), times)[:, 0, :].numpy()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from kirchhoff_core.cli import main
+from kirchhoff_core.cli_common import SIMULATE_RTOL
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.generators import generate
 from kirchhoff_core.io import save_circuit
@@ -18,13 +19,7 @@ from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import Trainer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny solves: extra torch threads only contend with each other on a busy machine (10 s vs 0.3 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +43,7 @@ def test_trajectory_prints_the_transient_as_csv(capsys, circuit_file):
     frame = pd.read_csv(io.StringIO(out))
     assert len(frame) == 2 * 21 and list(frame["slice"].unique()) == [0, 1]
     assert frame[["v1", "v2"]].iloc[0].tolist() == [0.5, -1.0]
-    model = KirchhoffNet(circuit, SolverConfig(rtol=1e-7, atol=1e-7), dtype=torch.float64)
+    model = KirchhoffNet(circuit, SolverConfig(rtol=SIMULATE_RTOL, atol=SIMULATE_RTOL), dtype=torch.float64)
     with torch.no_grad():
         expected = model(torch.tensor([[0.5, -1.0]], dtype=torch.float64))[0].numpy()
     np.testing.assert_allclose(frame[["v4", "v5"]].iloc[-1], expected, atol=1e-9)
@@ -72,7 +67,7 @@ def test_readout_sweep_ends_at_the_trainers_metric(capsys, circuit_file):
 
 @pytest.mark.parametrize("argv, message", [
     (["trajectory", "{c}", "--inputs", "0.5"], "input: the circuit has 2 input node(s)"),
-    (["trajectory", "{c}", "--inputs", "0.5,nan"], "x2: must be a finite voltage"),
+    (["trajectory", "{c}", "--inputs", "0.5,nan"], "--inputs: must be finite numbers"),
     (["trajectory", "{c}", "--inputs", "0,0", "--points", "0"], "--points: must be in"),
     (["readout-sweep", "{c}", "--times", "1"], "--times: must be in"),
     (["readout-sweep", "{c}", "--dataset", "blobs"], "outputs: the dataset 'blobs' has 3 classes"),

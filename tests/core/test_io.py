@@ -113,7 +113,7 @@ def test_inline_json_roundtrip_is_exact(tmp_path, make):
     c = make()[0] if make is mixed_circuit else make()
     files = io.save_circuit(c, tmp_path / "c.json", weights="inline")
     assert files == [tmp_path / "c.json"]
-    assert not (tmp_path / "c.safetensors").exists()
+    assert not list(tmp_path.glob("*.safetensors"))
     doc = json.loads((tmp_path / "c.json").read_text())
     assert doc["format"] == "kirchhoffnet-circuit" and doc["schema_version"] == 1
     assert "weights" not in doc
@@ -137,11 +137,12 @@ def test_json_document_fields():
 def test_safetensors_roundtrip_is_exact(tmp_path):
     c, records = mixed_circuit(seed=3)
     files = io.save_circuit(c, tmp_path / "net.json", weights="safetensors")
-    wpath = tmp_path / "net.safetensors"
-    assert files == [tmp_path / "net.json", wpath]
+    wpath = files[1]
     doc = json.loads((tmp_path / "net.json").read_text())
     blob = wpath.read_bytes()
-    assert doc["weights"] == {"file": "net.safetensors", "sha256": hashlib.sha256(blob).hexdigest()}
+    digest = hashlib.sha256(blob).hexdigest()
+    assert files == [tmp_path / "net.json", tmp_path / f"net.{digest[:16]}.safetensors"]  # content-addressed
+    assert doc["weights"] == {"file": wpath.name, "sha256": digest}
     assert all("params" not in d for s in doc["slices"] for d in s["devices"])
     tensors = st_load_file(str(wpath))
     assert sorted(tensors) == [f"slices.{i}.params" for i in range(3)]
@@ -159,8 +160,8 @@ def test_safetensors_with_empty_slice_and_odd_values(tmp_path):
     c = odd_values_circuit()
     c.slices.append(Slice.from_devices(0.5, [], num_nodes=2))  # a slice without devices is allowed
     c.validate()
-    io.save_circuit(c, tmp_path / "o.json", weights="safetensors")
-    assert st_load_file(str(tmp_path / "o.safetensors"))["slices.1.params"].shape == (0, 3)
+    wpath = io.save_circuit(c, tmp_path / "o.json", weights="safetensors")[1]
+    assert st_load_file(str(wpath))["slices.1.params"].shape == (0, 3)
     assert_same_circuit(c, io.load_circuit(tmp_path / "o.json"))
     io.save_circuit(c, tmp_path / "i.json", weights="inline")
     assert_same_circuit(c, io.load_circuit(tmp_path / "i.json"))
@@ -173,8 +174,7 @@ def test_safetensors_header_starting_like_a_pickle_still_loads(tmp_path):
     recs = [{"src": s, "dst": d, "kind": "ShiftTanh2", "params": rng.normal(size=3).tolist()}
             for s, d in [(1, 2), (2, 3), (3, 0), (0, 1)] * 25]
     c = Circuit(3, [Slice.from_devices(0.2, recs) for _ in range(5)], [1], [3]).validate()
-    io.save_circuit(c, tmp_path / "c.json", weights="safetensors")
-    blob = (tmp_path / "c.safetensors").read_bytes()
+    blob = io.save_circuit(c, tmp_path / "c.json", weights="safetensors")[1].read_bytes()
     assert blob[:1] == b"\x80"  # the case under test (header length is little-endian in bytes 0..7)
     assert int.from_bytes(blob[:8], "little") % 256 == 0x80
     assert_same_circuit(c, io.load_circuit(tmp_path / "c.json"))
@@ -187,7 +187,7 @@ def test_auto_switches_to_safetensors_above_the_inline_limit(tmp_path, monkeypat
     assert files == [tmp_path / "small.json"]
     monkeypatch.setattr(io, "INLINE_LIMIT", c.num_devices - 1)
     files = io.save_circuit(c, tmp_path / "big.json")
-    assert files == [tmp_path / "big.json", tmp_path / "big.safetensors"]
+    assert files[0] == tmp_path / "big.json" and files[1].name.startswith("big.") and files[1].suffix == ".safetensors"
     assert_same_circuit(c, io.load_circuit(tmp_path / "big.json"))
 
 

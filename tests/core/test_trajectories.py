@@ -22,13 +22,7 @@ from kirchhoff_core.train import TrainConfig, Trainer
 TIGHT = SolverConfig(rtol=1e-9, atol=1e-9)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny solves: extra torch threads only contend with each other (and other jobs) on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py
 
 
 def two_slice_circuit(seed: int = 0, resize: str = "pad") -> Circuit:
