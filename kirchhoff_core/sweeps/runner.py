@@ -227,13 +227,18 @@ def ray_session(address: str | None = None, workers: int | None = None,
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # our folder is the record
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # Ctrl-C interrupts at once; resume picks up
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SweepError(f"workers: must be a positive integer, got {workers!r}")
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:  # one connection attempt (about 35 s at worst), not Ray's default of twenty
+        check_reachable(address, connect_timeout_s)
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "1")
+    else:  # a private instance: node address 127.0.0.1, every Ray server bound to loopback only
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     for name in ("ray", "ray.tune", "ray.train", "ray._private"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise SweepError(f"workers: must be a positive integer, got {workers!r}")
-    address = address or os.environ.get("RAY_ADDRESS") or None
     if ray.is_initialized():
         if address:
             raise ClusterError("Ray is already initialised in this process; run the sweep in a new process "
@@ -242,7 +247,6 @@ def ray_session(address: str | None = None, workers: int | None = None,
         yield {"address": "this process's Ray", "workers": min(workers or cpus, cpus)}
         return
     if address:
-        check_reachable(address, connect_timeout_s)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
@@ -310,6 +314,9 @@ def run_sweep(spec: SweepSpec, folder: str | pathlib.Path, address: str | None =
     Ctrl-C (KeyboardInterrupt) stops it at once; the folder keeps every trial that was done."""
     folder = pathlib.Path(folder).resolve()
     check_space(spec)
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:  # before the folder is touched: a wrong address changes nothing
+        check_reachable(address, connect_timeout_s)
     done = prepare_folder(spec, folder)
     todo = _todo(spec, folder, done)
     tally = _Tally(spec, done, progress)

@@ -38,8 +38,10 @@ def _distributions(space: SearchSpace) -> tuple[dict[str, Any], dict[str, dict[s
 def make_optuna_searcher(spec: SweepSpec, free_indices: Sequence[int], history: Sequence[TrialRecord] = ()):
     """A Ray Tune searcher proposing ``{"trial": {"index", "params"}}`` for the given trial numbers,
     with the trials already done (``history``) told to the study first."""
+    import optuna
     from ray.tune.search.optuna import OptunaSearch
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per study / trial
     dists, decode = _distributions(spec.space)
 
     def encode(params: dict[str, Any]) -> dict[str, Any]:
