@@ -287,24 +287,29 @@ def _callback(folder: pathlib.Path, tally: _Tally, status: _Status):
     class Watcher(tune.Callback):
         """Driver-side bookkeeping: counts, stopped-early marks, dead workers, status.json."""
 
+        def __init__(self, folder: pathlib.Path, tally: _Tally, status: _Status) -> None:
+            self.folder, self.tally, self.status = folder, tally, status
+
+        def __getstate__(self):  # Ray pickles the Tuner for its own restore, which we never use
+            return {}
+
         def on_trial_start(self, iteration, trials, trial, **info):
-            tally.start()
+            self.tally.start()
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             result = trial.last_result or {}
-            index = trial.config["trial"]["index"]
             if not result.get("final"):
-                _mark(folder, index, "stopped")
-            tally.end("finished" if result.get("final") else "stopped", result.get("objective"))
-            status.write(counts=tally.snapshot())
+                _mark(self.folder, trial.config["trial"]["index"], "stopped")
+            self.tally.end("finished" if result.get("final") else "stopped", result.get("objective"))
+            self.status.write(counts=self.tally.snapshot())
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            _mark(folder, trial.config["trial"]["index"], "failed",
+            _mark(self.folder, trial.config["trial"]["index"], "failed",
                   "the trial's worker died (out of memory or killed?)")
-            tally.end("failed")
-            status.write(counts=tally.snapshot())
+            self.tally.end("failed")
+            self.status.write(counts=self.tally.snapshot())
 
-    return Watcher()
+    return Watcher(folder, tally, status)
 
 
 def run_sweep(spec: SweepSpec, folder: str | pathlib.Path, address: str | None = None, workers: int | None = None,
