@@ -63,7 +63,7 @@ PRESETS: dict[str, SweepPreset] = {p.name: p for p in [
         "(ShiftTanh1/2) saturate: their current stops growing past a point, and here they plateau near 87-90 % "
         "with the training loss stuck around 0.25. The ReLU ones (ShiftRelu1/2) keep growing with their input "
         "and fit the two moons exactly (100 %, loss near 0.01), for a little more solver work (NFE column). "
-        "Unbounded currents have a price: the same ReLU circuit read out at T = 50 blows up.",
+        "Unbounded currents have a price: the ShiftRelu2 circuit read out at T = 50 instead of 1 blows up.",
         {"kind": ["ShiftTanh2", "ShiftTanh1", "ShiftRelu1", "ShiftRelu2"]}),
 ]}
 
