@@ -35,7 +35,7 @@ PRESETS: dict[str, SweepPreset] = {p.name: p for p in [
         "lr-too-small-too-large", "Learning rate: too small, about right, too large",
         "At 1e-4 the loss creeps down but the accuracy sits at chance (50 %) for most of the 12 epochs: each "
         "step moves the device parameters too little. 1e-3 and 1e-2 learn: the loss falls smoothly and the "
-        "accuracy climbs into the high 80s. At 0.3 the curve is ragged and falls back near the end as steps "
+        "accuracy climbs to 85-90 %. At 0.3 the curve is ragged and falls back near the end as steps "
         "overshoot. At 3 the first steps throw the parameters so far that the loss jumps to over ten times its "
         "starting value and the accuracy never leaves chance; the solver also works about four times as hard "
         "(NFE column), because the circuit has become stiff. Pick the largest learning rate that still gives a "
@@ -62,7 +62,8 @@ PRESETS: dict[str, SweepPreset] = {p.name: p for p in [
         "Same circuit, same data, same seed; only the devices' I-V law differs. The tanh transconductors "
         "(ShiftTanh1/2) saturate: their current stops growing past a point, and here they plateau near 87-90 % "
         "with the training loss stuck around 0.25. The ReLU ones (ShiftRelu1/2) keep growing with their input "
-        "and fit the two moons exactly (100 %, loss near 0.01), for a little more solver work (NFE column). "
+        "and fit the two moons exactly (100 %, training loss 0.01-0.03), for a little more solver work (NFE "
+        "column). "
         "Unbounded currents have a price: the ShiftRelu2 circuit read out at T = 50 instead of 1 blows up.",
         {"kind": ["ShiftTanh2", "ShiftTanh1", "ShiftRelu1", "ShiftRelu2"]}),
 ]}

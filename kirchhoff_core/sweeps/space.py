@@ -21,7 +21,6 @@ import numpy as np
 
 from ..datasets import DATASETS, MAX_SAMPLES, MIN_SAMPLES
 from ..densities import POTENTIALS, TARGETS
-from ..devices import KINDS
 from ..generators import COMMON_PARAMS, GENERATORS
 from ..solvers import METHODS
 from ..train import OPTIMIZERS

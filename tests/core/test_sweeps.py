@@ -12,7 +12,7 @@ import pytest
 from kirchhoff_core.cli import main
 from kirchhoff_core.io import load_checkpoint, load_circuit
 from kirchhoff_core.sweeps import (MAX_TRIALS, PRESETS, SearchSpace, SweepError, SweepSpec, check_space,
-                                   hyperparameters, load_space_file, load_sweep, load_trial, preset_spec, run_serial,
+                                   hyperparameters, load_space_file, load_trial, preset_spec, run_serial,
                                    train_command)
 from kirchhoff_core.sweeps.records import trial_dir
 from kirchhoff_core.sweeps.search import make_optuna_searcher

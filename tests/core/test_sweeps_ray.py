@@ -1,37 +1,34 @@
 """Sweeps on a real local Ray: the command line end to end (Optuna), ASHA stopping hopeless learning
-rates, a failed trial that does not stop the sweep, and resume after the driver is killed.
+rates, a failed trial that does not stop the sweep, and a background sweep (``SweepProcess``, what a
+page uses) polled live, then killed with SIGKILL and resumed, or stopped with Ctrl-C.
 
-One in-process Ray (2 CPUs, loopback only, no dashboard) serves every test here; the interrupted
-sweep runs in a child process of its own, killed with SIGKILL partway and cleaned up by its process
-group. Run times are bounded by pytest-timeout; nothing here asserts on time.
+One in-process Ray (2 CPUs, loopback only, no dashboard) serves the in-process sweeps; each
+background sweep runs its own Ray in its own process group, ended by group id whatever happens.
+Run times are bounded by pytest-timeout; nothing here asserts on time.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pathlib
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from kirchhoff_core.cli import main
 from kirchhoff_core.io import load_circuit
-from kirchhoff_core.sweeps import SearchSpace, SweepSpec, load_sweep, run_sweep
+from kirchhoff_core.sweeps import SearchSpace, SweepError, SweepProcess, SweepSpec, load_sweep, run_sweep
 from kirchhoff_core.sweeps.records import trial_dir
 from kirchhoff_core.sweeps.runner import ray_session
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(420)
 
 
 @pytest.fixture(scope="module")
 def ray_local():
     """One private Ray for the module; the sweeps below find it initialised and leave it running."""
-    with ray_session(workers=2) as info:
+    with ray_session(workers=2):
         import ray
 
         yield ray.get_runtime_context().get_node_id()
@@ -68,68 +65,72 @@ def test_cli_sweep_writes_table_folders_and_circuits(ray_local, tmp_path, capsys
     assert capsys.readouterr().out.count("\n") >= 8
 
 
-def test_asha_stops_hopeless_learning_rates_early(ray_local, tmp_path):
-    # one trial at a time, the good learning rates first: the hopeless ones stay at 50 % accuracy and
-    # fall below the median of the trials that reached the first rung before them
-    spec = SweepSpec(space=SearchSpace.parse(["lr=0.05,0.02,1e-5,3e-6"]), search="grid", epochs=4, samples=200,
-                     chips=0, early_stopping="asha", grace_period=1, reduction_factor=2)
+def test_asha_stops_hopeless_learning_rates_and_a_failed_trial_does_not_stop_the_sweep(ray_local, tmp_path):
+    # ReLU2 devices: read out at T = 1 they learn (the hopeless learning rates stay at the initial 67 %),
+    # at T = 50 the circuit blows up. One trial at a time in grid order, the good learning rates first,
+    # so the hopeless ones fall below the median of those that reached the first rung before them.
+    spec = SweepSpec(space=SearchSpace.parse(["kind=ShiftRelu2", "lr=0.05,0.02,1e-5,3e-6", "T=1,50"]), search="grid",
+                     epochs=4, samples=200, chips=0, early_stopping="asha", grace_period=1, reduction_factor=2)
     sweep = run_sweep(spec, tmp_path / "asha", workers=1)
-    by_lr = {t.params["lr"]: t for t in sweep.trials}
+    runs = {t.params["lr"]: t for t in sweep.trials if t.params["T"] == 1}
     for lr in (1e-5, 3e-6):
-        assert by_lr[lr].state == "stopped" and by_lr[lr].epochs_done < spec.epochs
-    assert by_lr[0.05].state == "finished" and by_lr[0.05].epochs_done == spec.epochs
-    assert sweep.best().params["lr"] in (0.05, 0.02)
+        assert runs[lr].state == "stopped" and runs[lr].epochs_done < spec.epochs
+    assert runs[0.05].state == "finished" and runs[0.05].epochs_done == spec.epochs
+    blown = [t for t in sweep.trials if t.params["T"] == 50]
+    assert len(blown) == 4 and all(t.state == "failed" and "blew up" in t.error for t in blown)
+    assert sweep.state == "finished" and sweep.best().params["lr"] in (0.05, 0.02)
+    assert sweep.status["counts"]["failed"] == 4
 
 
-def test_failed_trial_is_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
-    spec = SweepSpec(space=SearchSpace.parse(["kind=ShiftRelu2,ShiftTanh2", "T=50"]), search="grid", epochs=1,
-                     samples=100, chips=0, early_stopping="none")
-    sweep = run_sweep(spec, tmp_path / "blow")
-    failed, ok = sweep.trials
-    assert failed.state == "failed" and "blew up" in failed.error
-    assert ok.state == "finished" and sweep.state == "finished"
+def _wait(job: SweepProcess, condition, seconds: float = 240):
+    """Poll the background sweep's folder (as a page would) until ``condition(state)``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = job.state()
+        except SweepError:  # the folder is still being written
+            state = None
+        if state is not None and condition(state):
+            return state
+        assert job.alive, job.log_tail()
+        time.sleep(0.05)
+    raise AssertionError(f"not within {seconds} s: {job.log_tail()}")
 
 
-def _done(folder: pathlib.Path) -> list[int]:
-    try:
-        return [t.index for t in load_sweep(folder).trials if t.done]
-    except Exception:  # the folder is still being created
-        return []
+def _end_group(job: SweepProcess) -> None:
+    """Whatever is left of the background sweep's process group (Ray shares its driver's fate)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(job.process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    os.killpg(job.process.pid, signal.SIGKILL)
+
+
+def _spec(trials: int) -> SweepSpec:
+    return SweepSpec(space=SearchSpace.parse(["lr=1e-3:1e-1:log", "num_nodes=4,6"]), search="random", trials=trials,
+                     epochs=3, samples=200, early_stopping="none", chips=0)
 
 
 def test_resume_after_the_driver_is_killed(ray_local, tmp_path, capsys):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "kirchhoff_core", "sweep", "--space", "lr=1e-3:1e-1:log", "--space", "num_nodes=4,6",
-           "--search", "random", "--trials", "5", "--epochs", "3", "--samples", "200", "--workers", "1",
-           "--early-stopping", "none", "--chips", "0", "--quiet", "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    job = SweepProcess.start(_spec(5), out, workers=1)  # what a page does: a sweep in its own process
     try:
-        deadline = time.monotonic() + 240
-        while len(_done(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-        os.kill(proc.pid, signal.SIGKILL)  # a crash: no handler runs
+        live = _wait(job, lambda s: sum(t.done for t in s.trials) >= 2)
+        assert live.running and live.state == "running" and len(live.rows()) == 5
+        os.kill(job.process.pid, signal.SIGKILL)  # a crash: no handler runs
         killed_at = time.time()
-        proc.wait(30)
+        job.process.wait(30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        # Ray's processes share the driver's fate; anything left of this group is ended too
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.5)
-        else:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.stdout.close()
+        if job.alive:
+            job.process.kill()
+        _end_group(job)
 
-    before = load_sweep(out)
+    before = job.state()
     kept = {t.index: (trial_dir(out, t.index) / "trial.json").read_bytes() for t in before.trials if t.done}
-    assert before.state == "interrupted" and 2 <= len(kept) < 5
+    assert before.state == "interrupted" and not before.running and 2 <= len(kept) < 5
     assert {t.state for t in before.trials} <= {"finished", "interrupted", "pending"}
 
     assert main(["sweep", "resume", str(out), "--quiet"]) == 0
@@ -142,3 +143,17 @@ def test_resume_after_the_driver_is_killed(ray_local, tmp_path, capsys):
     assert all(t.started > killed_at and t.epochs_done == 3 and t.node_id == ray_local for t in rerun)
     assert all(after.trials[i].node_id != ray_local for i in kept)
     assert "re-train it with:" in capsys.readouterr().out
+
+
+def test_background_sweep_stops_on_request(tmp_path):
+    out = tmp_path / "stopped"
+    job = SweepProcess.start(_spec(40), out, workers=1)
+    try:
+        _wait(job, lambda s: any(t.done for t in s.trials))
+        assert job.stop() == 130  # Ctrl-C: Ray shut down, the folder says interrupted
+    finally:
+        _end_group(job)
+    state = job.state()
+    assert state.state == "interrupted" and state.status["state"] == "interrupted"
+    assert 1 <= sum(t.done for t in state.trials) < 40 and not any(t.state == "running" for t in state.trials)
+    assert "interrupted:" in job.log_tail() and "kirchhoff sweep resume" in job.log_tail()
