@@ -12,7 +12,7 @@ import pytest
 from kirchhoff_core.cli import main
 from kirchhoff_core.io import load_checkpoint, load_circuit
 from kirchhoff_core.sweeps import (MAX_TRIALS, PRESETS, SearchSpace, SweepError, SweepSpec, check_space,
-                                   hyperparameters, load_space_file, load_trial, preset_spec, run_serial,
+                                   hyperparameters, load_space_file, load_sweep, load_trial, preset_spec, run_serial,
                                    train_command)
 from kirchhoff_core.sweeps.records import trial_dir
 from kirchhoff_core.sweeps.search import make_optuna_searcher
@@ -219,6 +219,27 @@ def test_show_and_folder_guards(tmp_path, capsys):
     assert "error: " in capsys.readouterr().err
     with pytest.raises(SweepError, match="needs Ray"):
         run_serial(spec.replace(early_stopping="asha"), tmp_path / "x")
+
+
+def test_a_crashed_driver_reads_as_interrupted(tmp_path):
+    """A driver that died without a word (SIGKILL, power cut) leaves status.json saying running; a
+    reader on the same host sees its pid gone and calls the sweep and its running trials interrupted."""
+    import subprocess
+    import sys
+
+    from kirchhoff_core.sweeps.records import STATUS_FILE, TRIAL_FILE, read_json, write_json
+
+    folder = tmp_path / "sw"
+    run_serial(SweepSpec(space=space("lr=0.01,0.02"), search="grid", epochs=1, samples=100, early_stopping="none",
+                         chips=0), folder)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    status = read_json(folder / STATUS_FILE)
+    write_json(folder / STATUS_FILE, {**status, "state": "running", "pid": int(dead.stdout)})
+    trial = read_json(trial_dir(folder, 1) / TRIAL_FILE)
+    write_json(trial_dir(folder, 1) / TRIAL_FILE, {**trial, "state": "running"})
+    sweep = load_sweep(folder)
+    assert not sweep.running and sweep.state == "interrupted"
+    assert [t.state for t in sweep.trials] == ["finished", "interrupted"]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -1,5 +1,6 @@
 """A real two-node Ray cluster on this machine: ``ray start --head`` and ``ray start --address`` as
-separate processes, the sweep joining with ``--address``, trials recorded on both nodes.
+separate processes, the sweep joining with ``--address``, its driver killed with SIGKILL partway and
+the sweep resumed: finished trials kept untouched, trials recorded on both nodes.
 
 Everything stays on loopback: the head gets node address 127.0.0.1 (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 keeps Ray from swapping 127.0.0.1 for the machine's network address, and Ray then binds its servers
@@ -23,7 +24,8 @@ import time
 
 import pytest
 
-from kirchhoff_core.sweeps import load_sweep
+from kirchhoff_core.sweeps import SweepError, load_sweep
+from kirchhoff_core.sweeps.records import trial_dir
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RAY = pathlib.Path(sys.executable).parent / "ray"
@@ -132,17 +134,40 @@ def two_nodes(tmp_path):
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_sweep_runs_trials_on_both_nodes(two_nodes, tmp_path):
+def _done(folder: pathlib.Path) -> int:
+    try:
+        return sum(t.done for t in load_sweep(folder).trials)
+    except SweepError:  # not written yet
+        return 0
+
+
+def test_sweep_on_both_nodes_survives_a_killed_driver(two_nodes, tmp_path):
     address, env = two_nodes
     out = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "kirchhoff_core", "sweep", "--address", address, "--space", "lr=0.01,0.02,0.03,0.04",
-           "--search", "grid", "--epochs", "2", "--samples", "200", "--chips", "0", "--early-stopping", "none",
-           "--quiet", "--out", str(out)]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "kirchhoff_core", "sweep", "--address", address, "--space", "lr=1e-3:1e-1:log",
+           "--search", "random", "--trials", "8", "--epochs", "3", "--samples", "200", "--chips", "0",
+           "--early-stopping", "none", "--quiet", "--out", str(out)]
+    log = open(tmp_path / "driver.log", "wb")
+    driver = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(lambda: _done(out) >= 2, 240, "two trials done", [driver])
+        os.kill(driver.pid, signal.SIGKILL)  # the driver crashes; the cluster lives on
+        driver.wait(30)
+    finally:
+        _stop(driver)
+        log.close()
+    before = load_sweep(out)
+    kept = {t.index: (trial_dir(out, t.index) / "trial.json").read_bytes() for t in before.trials if t.done}
+    assert before.state == "interrupted" and 2 <= len(kept) < 8
+
+    run = subprocess.run([sys.executable, "-m", "kirchhoff_core", "sweep", "resume", str(out), "--address", address,
+                          "--quiet"], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     sweep = load_sweep(out)
     seen = [(t.index, t.state, t.node_id) for t in sweep.trials]
-    assert [t.state for t in sweep.trials] == ["finished"] * 4, seen
+    assert [t.state for t in sweep.trials] == ["finished"] * 8, seen
+    for index, blob in kept.items():  # nothing of a finished trial was lost or run again
+        assert (trial_dir(out, index) / "trial.json").read_bytes() == blob
     assert sweep.status["address"] == address and sweep.status["workers"] == 2, (sweep.status, run.stderr[-2000:])
     assert len({t.node_id for t in sweep.trials}) == 2, seen  # two at once, one CPU per node: both nodes ran trials
     assert "re-train it with:" in run.stdout
