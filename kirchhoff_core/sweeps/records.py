@@ -28,7 +28,10 @@ from typing import Any
 
 from ..atomic import atomic_write
 from ..circuit import Circuit
+from ..datasets import Dataset, make_dataset
 from ..io import CircuitFileError, load_checkpoint
+from ..solvers import SolverConfig
+from ..train import TrainConfig
 from .space import SweepError, label, plain
 from .spec import SweepSpec
 
@@ -63,6 +66,12 @@ def read_json(path: pathlib.Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def settings_dataset(d: dict[str, Any]) -> Dataset:
+    """The data set a trial's settings name ({name, n_samples, noise, test_fraction, seed})."""
+    return make_dataset(d["name"], n_samples=d["n_samples"], noise=d["noise"], test_fraction=d["test_fraction"],
+                        seed=d["seed"])
 
 
 def trial_dir(folder: str | pathlib.Path, index: int) -> pathlib.Path:
@@ -281,6 +290,21 @@ class LoadedTrial:
     settings: dict[str, Any]
     record: TrialRecord
     extra: dict[str, Any]
+
+    def solver_config(self) -> SolverConfig:
+        return SolverConfig(**self.settings["solver"])
+
+    def train_config(self):
+        """``TrainConfig`` (supervised) or ``GenerativeConfig`` (generate / density)."""
+        if self.settings["task"] == "supervised":
+            return TrainConfig(**self.settings["train"])
+        from ..generative import GenerativeConfig
+
+        return GenerativeConfig(**self.settings["train"])
+
+    def dataset(self) -> Dataset | None:
+        """The trial's train/test split (None for generative trials, which sample their target)."""
+        return None if self.settings["task"] != "supervised" else settings_dataset(self.settings["dataset"])
 
 
 def load_trial(folder: str | pathlib.Path, index: int) -> LoadedTrial:

@@ -20,8 +20,10 @@ import socket
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
+from ..circuit import CircuitError
+from ..train import check_compatible
 from .records import (PROPOSALS_FILE, STATUS_FILE, SWEEP_FILE, TRIAL_FILE, SweepState, TrialRecord, host_name,
-                      load_sweep, now, read_json, trial_dir, write_json)
+                      load_sweep, now, read_json, settings_dataset, trial_dir, write_json)
 from .search import make_optuna_searcher
 from .space import SweepError, label
 from .spec import SweepSpec
@@ -59,10 +61,6 @@ def _corner_values(d) -> list:
 def check_space(spec: SweepSpec) -> None:
     """Build the circuit (and data set) of every corner of the space that shapes them, so a space
     the generator refuses (too many devices, too few nodes for the data) fails before any trial."""
-    from ..circuit import CircuitError
-    from ..train import check_compatible
-    from ..datasets import make_dataset
-
     shaping = [n for n in spec.space.names if n not in ("lr", "batch_size", "optimizer", "weight_decay", "mismatch",
                                                         "method", "rtol", "atol", "step_size", "noise")]
     corners: list[dict[str, Any]] = [{}]
@@ -78,9 +76,7 @@ def check_space(spec: SweepSpec) -> None:
             settings = trial_settings(spec, params)
             circuit = build_circuit(settings)
             if settings["task"] == "supervised":
-                d = settings["dataset"]
-                check_compatible(circuit, make_dataset(d["name"], n_samples=d["n_samples"], noise=d["noise"],
-                                                       test_fraction=d["test_fraction"], seed=d["seed"]))
+                check_compatible(circuit, settings_dataset(settings["dataset"]))
         except (CircuitError, ValueError, TypeError) as e:
             raise SweepError(f"the space includes a circuit that cannot be built ({where}): {e}") from None
 

@@ -20,14 +20,15 @@ import torch
 
 from ..chip import ChipConfig, monte_carlo
 from ..circuit import Circuit
-from ..datasets import Dataset, make_dataset
+from ..datasets import Dataset
 from ..generators import GENERATORS, generate
 from ..io import save_circuit
 from ..model import KirchhoffNet
 from ..presets import preset_for
 from ..solvers import SolverConfig
 from ..train import TrainConfig, Trainer
-from .records import CIRCUIT_FILE, CONFIG_FILE, TRIAL_FILE, host_name, now, trial_dir, write_json
+from .records import (CIRCUIT_FILE, CONFIG_FILE, TRIAL_FILE, host_name, now, settings_dataset, trial_dir,
+                      write_json)
 from .spec import SweepSpec
 
 Report = Callable[[dict[str, Any]], None]
@@ -68,7 +69,7 @@ def _supervised_settings(spec: SweepSpec, params: dict[str, Any]) -> dict[str, A
     name = params.get("dataset", spec.dataset)
     dataset = {"name": name, "n_samples": params.get("samples", spec.samples), "noise": params.get("noise"),
                "test_fraction": spec.test_fraction, "seed": spec.seed}
-    data = _dataset(dataset)
+    data = settings_dataset(dataset)
     preset = preset_for(name, data.n_outputs)
     gen = params.get("topology", preset.generator)
     base = dict(preset.params) if gen == preset.generator else \
@@ -97,11 +98,6 @@ def _generative_settings(spec: SweepSpec, params: dict[str, Any]) -> dict[str, A
             "topology": {"generator": "fully_connected", "params": own, "overrides": own},
             "train": config.to_dict(), "solver": _solver(params, preset.reference_tol, spec.max_nfe).to_dict(),
             "epochs": spec.epochs, "steps_per_epoch": spec.steps_per_epoch, "trace": "exact"}
-
-
-def _dataset(d: dict[str, Any]) -> Dataset:
-    return make_dataset(d["name"], n_samples=d["n_samples"], noise=d["noise"], test_fraction=d["test_fraction"],
-                        seed=d["seed"])
 
 
 def build_circuit(settings: dict[str, Any]) -> Circuit:
@@ -137,9 +133,11 @@ def train_command(settings: dict[str, Any], out: str = "runs/sweep-best") -> str
     for key, value in topo["overrides"].items():
         if key == "kind":
             args += ["--kind", value]
+        elif isinstance(value, list):
+            args += ["--topo", f"{key}={','.join(map(str, value))}"]
         else:
-            text = ",".join(map(str, value)) if isinstance(value, list) else \
-                str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, float) else str(value)
+            text = str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, float) \
+                else str(value)
             args += ["--topo", f"{key}={text}"]
     args += ["--lr", repr(train["lr"]), "--optimizer", train["optimizer"], "--batch-size", str(train["batch_size"])]
     if train["weight_decay"]:
@@ -201,7 +199,7 @@ def _make_trainer(settings: dict[str, Any]):
     solver = SolverConfig(**settings["solver"])
     circuit = build_circuit(settings)
     if settings["task"] == "supervised":
-        data = _dataset(settings["dataset"])
+        data = settings_dataset(settings["dataset"])
         model = KirchhoffNet(circuit, solver)
         return Trainer(model, data, TrainConfig(**settings["train"])), model.to_circuit, data
     from ..generative import CircuitFlow, GenerativeConfig, GenerativeTrainer

@@ -191,6 +191,8 @@ def test_retrain_command_reproduces_the_trial(tmp_path, capsys):
     trial = load_trial(tmp_path / "sw", 0)
     assert trial.record.state == "finished" and trial.settings["train"]["lr"] == 0.02
     assert trial.circuit.num_nodes == 5 and trial.extra["training"]["history"][-1]["epoch"] == 2
+    assert trial.train_config().batch_size == 16 and trial.solver_config().rtol == 1e-3
+    assert len(trial.dataset().x_train) == 96  # what "Open in Train" needs: circuit, settings, data
     command = train_command(trial.settings, out=str(tmp_path / "again"))
     assert command.startswith("kirchhoff train ") and "--topo repeats=1,2" in command
     assert main(shlex.split(command)[1:] + ["--quiet"]) == 0
