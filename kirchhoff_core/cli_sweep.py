@@ -19,6 +19,7 @@ from .cli_common import UsageError
 from .sweeps import (MAX_TRIALS, PRESETS, SEARCHES, SearchSpace, SweepSpec, SweepState, hyperparameters,
                      load_space_file, load_sweep, load_trial, preset_spec, read_spec, run_serial, run_sweep,
                      train_command)
+from .sweeps.space import label
 from .sweeps.spec import EARLY_STOPPING, OBJECTIVES
 
 SPACE_HELP = """\
@@ -142,7 +143,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
-    return str(value)
+    return label(value)
 
 
 def format_table(sweep: SweepState, top: int = 0) -> str:

@@ -201,6 +201,21 @@ def test_retrain_command_reproduces_the_trial(tmp_path, capsys):
     assert [s.params.tolist() for s in again.slices] == [s.params.tolist() for s in trial.circuit.slices]
 
 
+def test_generative_sweep_minimises_the_held_out_nll(tmp_path):
+    spec = SweepSpec(space=space("lr=1e-3,1e-2", "batch_size=32", "repeats=1/1", task="generate"), task="generate",
+                     dataset="8gaussians", search="grid", epochs=2, steps_per_epoch=2, eval_size=200,
+                     early_stopping="none")
+    sweep = run_serial(spec, tmp_path / "gen")
+    assert spec.mode == "min" and spec.objective_label == "held-out NLL"
+    assert [t.state for t in sweep.trials] == ["finished"] * 2
+    for t in sweep.trials:
+        assert t.objective == t.epochs[-1]["test_loss"] and t.epochs[-1]["metric"] == "nll" and math.isfinite(t.objective)
+        assert "chip_metric" not in t.metrics and t.metrics["nfe"] > 0
+    best = load_trial(tmp_path / "gen", sweep.best().index)
+    assert best.circuit.num_nodes == 2 and best.dataset() is None and best.train_config().task == "generate"
+    assert train_command(best.settings).startswith("kirchhoff train --task generate --dataset 8gaussians")
+
+
 def test_show_and_folder_guards(tmp_path, capsys):
     folder = tmp_path / "sw"
     spec = SweepSpec(space=space("lr=0.01,0.03"), search="grid", epochs=1, samples=100, early_stopping="none",
