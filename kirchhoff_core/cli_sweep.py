@@ -209,6 +209,8 @@ def _run(spec: SweepSpec, folder: pathlib.Path, args: argparse.Namespace) -> Non
     print(f"sweep: {spec.search} search over {', '.join(spec.space.describe())}; {spec.n_trials} trial(s) x "
           f"{spec.epochs} epoch(s) on {', '.join(spec.datasets())}; objective {spec.objective_label}; "
           f"folder {folder}", file=sys.stderr)
+    for note in spec.notes():
+        print(f"note: {note}", file=sys.stderr)
     bar, update = _progress_bar(spec.n_trials, args.quiet)
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:

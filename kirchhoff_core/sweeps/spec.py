@@ -169,6 +169,17 @@ class SweepSpec:
             return len(self.space.grid())
         return self.trials if self.trials is not None else 12
 
+    def notes(self) -> list[str]:
+        """Things worth saying about a valid sweep before it runs (a page shows them as warnings)."""
+        out = []
+        dims = self.space.dimensions.values()
+        if self.search != "grid" and dims and all(d.discrete for d in dims):
+            size = math.prod(len(d.grid_values()) for d in dims)
+            if size < self.n_trials:
+                out.append(f"the space has only {size} distinct configuration(s) for {self.n_trials} {self.search} "
+                           "trials, so some will repeat; --search grid runs each once")
+        return out
+
     def proposals(self) -> list[dict[str, Any]]:
         """The configurations grid and random search run, in order (Optuna proposes as it goes)."""
         if self.search == "grid":

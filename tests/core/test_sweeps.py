@@ -131,6 +131,8 @@ def test_grid_and_random_proposals_are_seeded():
     assert a == b and a != c
     assert all(1e-3 <= p["lr"] <= 0.1 and 4 <= p["num_nodes"] <= 12 and isinstance(p["num_nodes"], int) for p in a)
     assert len({p["num_nodes"] for p in a}) > 3 and len({p["optimizer"] for p in a}) == 2
+    assert SweepSpec(space=space("lr=0.01,0.02"), trials=12).notes()[0].startswith("the space has only 2 distinct")
+    assert SweepSpec(space=r, trials=20).notes() == []
 
 
 def _optuna_sequence(seed: int, n: int = 14) -> list[dict]:
