@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 
 import pytest
@@ -16,6 +17,10 @@ from kirchhoff_core.sweeps import (MAX_TRIALS, PRESETS, SearchSpace, SweepError,
                                    train_command)
 from kirchhoff_core.sweeps.records import trial_dir
 from kirchhoff_core.sweeps.search import make_optuna_searcher
+
+# Ray reads this when it is first imported: a local Ray then takes 127.0.0.1 as its node address and
+# binds its servers there (ray_session sets it too, but the Optuna test may import Ray first).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -23,6 +23,10 @@ from kirchhoff_core.sweeps import SearchSpace, SweepError, SweepProcess, SweepSp
 from kirchhoff_core.sweeps.records import trial_dir
 from kirchhoff_core.sweeps.runner import ray_session
 
+# Ray reads this when it is first imported: a local Ray then takes 127.0.0.1 as its node address and
+# binds its servers there (ray_session sets it too, but the Optuna test may import Ray first).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 pytestmark = pytest.mark.timeout(420)
 
 
