@@ -15,7 +15,7 @@ trains while playing, so one ``AppTest.run()`` with Play on is one tick.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import streamlit as st
@@ -36,11 +36,20 @@ class LiveRun:
     trainer: LiveTrainer | None = None
     playing: bool = False
     version: int = 0
+    on_end: Callable[[LiveTrainer], None] | None = field(default=None, repr=False, compare=False)
+    """Called with the trainer whose run ends (Reset, or replaced) after at least one step: the
+    Train page keeps that run in its history."""
+
+    def end(self) -> None:
+        """The current run ends here (its history is complete): tell ``on_end``."""
+        if self.on_end is not None and self.trainer is not None and self.trainer.steps_done:
+            self.on_end(self.trainer)
 
     def replace(self, trainer: LiveTrainer | None) -> int:
         """Drive ``trainer`` from now on (None: nothing to train, which stops playing). Returns the
         steps the previous trainer had done, so the page can say training restarted."""
         had = self.trainer.steps_done if self.trainer is not None else 0
+        self.end()
         self.trainer = trainer
         self.playing = self.playing and trainer is not None
         self.version += 1
@@ -103,6 +112,7 @@ def _step(player: Player, run: LiveRun) -> None:
 def _reset(player: Player, run: LiveRun) -> None:
     run.playing = False
     if run.trainer is not None:
+        run.end()
         run.trainer.reset()
         run.trainer.set_lr(player.lr())
         run.version += 1

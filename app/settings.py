@@ -4,8 +4,9 @@
 solver hyperparameters, the classroom ``hide`` list) that Build, Train, Trajectories, Chip, SPICE
 and Learn share. The Generate, Chip, Trajectories, SPICE and Learn pages each add their own settings
 under a prefix of their own (``g.``, ``chip.``, ``traj.``, ``spice.``, ``learn.``), so any link can
-be read whole whichever page it opens. A link holds only the settings that differ from the defaults;
-a malformed value raises ``ValueError`` naming the parameter. Plain Python: no Streamlit here.
+be read whole whichever page it opens; the Sweep page names the sweep it shows (``sweep=NAME``). A
+link holds only the settings that differ from the defaults; a malformed value raises ``ValueError``
+naming the parameter. Plain Python: no Streamlit here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kirchhoff_core.generative import TASKS, GenerativeConfig, flow_preset
 from kirchhoff_core.presets import preset_for
 from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import TrainConfig
+from sweep_settings import check_name
 
 EXAMPLES_DIR = pathlib.Path(__file__).resolve().parents[1] / "assets" / "examples"
 
@@ -333,8 +335,22 @@ class LearnSettings:
 _LEARN = Codec({"node": "learn.node", "slice": "learn.slice"})
 
 
+@dataclass
+class SweepLink:
+    """The sweep folder the Sweep page shows (a name under the sweeps root; empty: none)."""
+
+    name: str = ""
+
+    def check(self) -> None:
+        if self.name:
+            check_name(self.name)
+
+
+_SWEEP = Codec({"name": "sweep"})
+
+
 OWN = {"chip": (ChipSettings, _CHIP), "trajectories": (TrajectoryInput, _TRAJ), "spice": (SpiceSettings, _SPICE),
-       "learn": (LearnSettings, _LEARN)}
+       "learn": (LearnSettings, _LEARN), "sweep": (SweepLink, _SWEEP)}
 """Pages with settings of their own besides Generate (whose link leaves the shared set-up out)."""
 
 

@@ -9,7 +9,8 @@ pages bind widgets to these objects with ``bound`` and write their share link wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -22,11 +23,14 @@ from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_d
 from kirchhoff_core.generators import generate
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import preset_for
+from kirchhoff_core.runs import RunHistory
+from kirchhoff_core.sweeps import LoadedTrial, SweepProcess
 from kirchhoff_core.train import Trainer
 from live import LiveRun
 from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
-                      SpiceSettings, TrajectoryInput, config_from_query, config_to_query, examples, own_from_query,
-                      page_to_query)
+                      SpiceSettings, SweepLink, TrajectoryInput, config_from_query, config_to_query, examples,
+                      own_from_query, page_to_query)
+from sweep_settings import SweepSettings, sweeps_root
 
 SESSION_KEY = "kirchhoff_playground"
 CUSTOM = "custom"  # the dataset name of the user's own points
@@ -47,6 +51,9 @@ class TrainPage:
     draw_version: int = 0  # bumped to give the drawing canvas and the points table fresh widgets
     editor_version: int = 0
     seen_uploads: set[str] = field(default_factory=set)
+    runs: RunHistory = field(default_factory=RunHistory)  # the runs that ended (Reset or a new set-up)
+    run_settings: dict[str, Any] = field(default_factory=dict)  # the current run's, from when it started
+    compare: list[int] = field(default_factory=list)  # the run numbers the Compare view shows
 
 
 @dataclass
@@ -123,6 +130,23 @@ class SpicePage:
 
 
 @dataclass
+class SweepPage:
+    """The Sweep page: the form, the sweep shown (its folder name, in the link), and the sweep this
+    session runs in the background (one at a time)."""
+
+    settings: SweepSettings = field(default_factory=SweepSettings)
+    link: SweepLink = field(default_factory=SweepLink)
+    root: str = field(default_factory=lambda: str(sweeps_root()))
+    job: SweepProcess | None = None
+    stop_asked: float | None = None  # when Stop was pressed (the driver shuts down on its own)
+    colour_by: str | None = None
+    pick: int | None = None  # the trial "Open in Train" loads (None: the best)
+    form_version: int = 0  # bumped when a preset or a reopened sweep refills the form
+    memo: Memo = field(default_factory=lambda: Memo(8))
+    messages: Messages = field(default_factory=Messages)
+
+
+@dataclass
 class Session:
     """One browser session's playground."""
 
@@ -141,6 +165,10 @@ class Session:
     build: BuildPage = field(default_factory=BuildPage)
     spice: SpicePage = field(default_factory=SpicePage)
     learn: LearnSettings = field(default_factory=LearnSettings)
+    sweep: SweepPage = field(default_factory=SweepPage)
+
+    def __post_init__(self) -> None:
+        self.train.run.on_end = partial(end_run, self)
 
     @property
     def trainer(self) -> Trainer | None:
@@ -163,7 +191,7 @@ class Session:
 
 
 OWN_SLOTS = {"generate": ("generate", "settings"), "chip": ("chip", "settings"), "spice": ("spice", "settings"),
-             "trajectories": ("trajectories", "choice"), "learn": (None, "learn")}
+             "trajectories": ("trajectories", "choice"), "learn": (None, "learn"), "sweep": ("sweep", "link")}
 """Where each page's own (linkable) settings live in the session."""
 
 
@@ -357,6 +385,7 @@ def ensure_trainer(session: Session, messages: Messages) -> None:
         except ValueError as e:
             page.mismatch = str(e)
     had = page.run.replace(trainer)
+    page.run_settings = run_settings(session)
     if had and old is not None:
         messages.note(f"The set-up changed, so training restarted from epoch 0 (it was at epoch {had}).")
 
@@ -367,3 +396,72 @@ def current_circuit(session: Session) -> tuple[Circuit, int]:
     if trainer is not None:
         return trainer.model.to_circuit(), trainer.epoch
     return session.circuit, 0
+
+
+# --- the Train page's run history ---------------------------------------------------------------------
+
+def run_settings(session: Session) -> dict[str, Any]:
+    """What a Train-page run is trained with, by name: the Compare view shows those that differ."""
+    c, circuit = session.config, session.circuit
+    out: dict[str, Any] = {"dataset": c.dataset, "samples": c.n_samples, "noise": c.noise,
+                           "test fraction": c.test_fraction, "seed": c.seed}
+    if circuit is not None:
+        kinds = sorted({k for sl in circuit.slices for k in sl.kind.tolist()})
+        out.update({"circuit": circuit.name or "custom", "nodes": circuit.num_nodes, "devices": circuit.num_devices,
+                    "T": round(circuit.t_end, 9), "device kind": "/".join(kinds),
+                    "circuit id": circuit.fingerprint()[:8]})
+    out.update({"lr": c.lr, "optimizer": c.optimizer, "batch size": c.batch_size, "weight decay": c.weight_decay,
+                "solver": c.method, "tolerance": c.tol, "step size": c.step_size, "adjoint": c.adjoint})
+    return out
+
+
+def end_run(session: Session, trainer) -> None:
+    """A Train-page run ended (Reset, or a new set-up replaced its trainer): keep it; the next run
+    starts with the set-up as it is now."""
+    page = session.train
+    page.runs.add(page.run_settings or run_settings(session), trainer.history)
+    page.run_settings = run_settings(session)
+
+
+# --- a sweep's trial on the Train (or Generate) page ------------------------------------------------
+
+def open_trial(session: Session, trial: LoadedTrial, where: str) -> str:
+    """Load a sweep trial's trained circuit and its settings (data, hyperparameters, solver) into the
+    Train page, or into the Generate page for a generative trial. Returns the page's path; raises
+    ValueError when the settings do not fit (nothing is changed then)."""
+    s = trial.settings
+    if s.get("task") in ("generate", "density"):
+        _open_flow_trial(session, trial, where)
+        return "app_pages/generate.py"
+    d, t, sv, topo = s["dataset"], s["train"], s["solver"], s["topology"]
+    config = replace(session.config, dataset=d["name"], n_samples=d["n_samples"], noise=d["noise"],
+                     test_fraction=d["test_fraction"], seed=d["seed"], lr=t["lr"], optimizer=t["optimizer"],
+                     batch_size=t["batch_size"], weight_decay=t["weight_decay"], method=sv["method"], tol=sv["rtol"],
+                     step_size=sv["step_size"], adjoint=bool(sv.get("adjoint", False)),
+                     generator=topo["generator"], generator_params=dict(topo["params"]), example=None)
+    config.check()
+    session.config = config
+    set_circuit(session, trial.circuit)
+    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+    notes = [f"Opened {where}: {trial.circuit.num_nodes} nodes, {trial.circuit.num_devices} devices, trained "
+             f"{trial.record.epochs_done} epoch(s) in the sweep. Training here continues from its parameters."]
+    if t.get("mismatch"):
+        notes.append(f"It trained with noise-aware mismatch {t['mismatch']:g}; the Train page trains without it.")
+    if sv.get("atol") != sv.get("rtol"):
+        notes.append(f"Its solver had atol {sv.get('atol'):g}; the Train page uses one tolerance for both.")
+    session.train.messages.note(" ".join(notes))
+    return "app_pages/train.py"
+
+
+def _open_flow_trial(session: Session, trial: LoadedTrial, where: str) -> None:
+    s, g = trial.settings, session.generate
+    task, target, t, topo = s["task"], s["dataset"]["name"], s["train"], s["topology"]["params"]
+    base = replace(GenerateSettings(), task=task, **{"target" if task == "generate" else "potential": target})
+    base = base.with_preset()
+    own = {k: tuple(v) if k == "repeats" else v for k, v in topo.items() if k in ("repeats", "num_slices", "kind",
+                                                                               "duration")}
+    new = replace(base, **own, lr=t["lr"], batch_size=t["batch_size"], tol=s["solver"]["rtol"], seed=t["seed"])
+    new.check()
+    g.run.replace(None)
+    g.settings, g.circuit = new, trial.circuit
+    g.messages.note(f"Opened {where}: training here continues from its parameters.")

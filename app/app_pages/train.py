@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components import train_controls, train_data, train_io, train_live
+from components import train_compare, train_controls, train_data, train_io, train_live
 from components.common import page_header
 from live import Player, live_fragment, play_bar
 
@@ -55,6 +55,8 @@ with col_live:
 if config.dataset == state.CUSTOM and "dataset" not in hidden:
     with st.expander("Draw your own points", expanded=True):
         train_data.draw_points(session)
+
+train_compare.compare_view(session)
 
 query = state.publish(session, "train")
 if "io" not in hidden:

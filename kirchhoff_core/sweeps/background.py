@@ -18,6 +18,7 @@ import time
 
 from .records import SweepState, load_sweep
 from .runner import check_space, prepare_folder
+from .space import SweepError
 from .spec import SweepSpec
 
 LOG_FILE = "driver.log"
@@ -32,9 +33,13 @@ class SweepProcess:
 
     @classmethod
     def start(cls, spec: SweepSpec, folder: str | pathlib.Path, address: str | None = None,
-              workers: int | None = None) -> "SweepProcess":
-        """Check ``spec``, write (or reopen) the folder and start the driver process."""
+              workers: int | None = None, serial: bool = False) -> "SweepProcess":
+        """Check ``spec``, write (or reopen) the folder and start the driver process (``serial``:
+        one trial after another without Ray, which needs ``early_stopping="none"``)."""
         folder = pathlib.Path(folder).resolve()
+        if serial and (address or spec.early_stopping != "none"):
+            raise SweepError("serial: runs one trial after another without Ray, so it takes neither a cluster "
+                             "address nor early stopping (set early_stopping to none)")
         check_space(spec)
         prepare_folder(spec, folder)
         cmd = [sys.executable, "-m", "kirchhoff_core", "sweep", "resume", str(folder), "--quiet"]
@@ -42,6 +47,8 @@ class SweepProcess:
             cmd += ["--address", address]
         if workers:
             cmd += ["--workers", str(workers)]
+        if serial:
+            cmd += ["--serial"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         root = str(pathlib.Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
@@ -71,6 +78,17 @@ class SweepProcess:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def interrupt(self) -> bool:
+        """Ctrl-C the driver without waiting (a page must not block); ``alive`` turns False once it
+        has shut down. False when there is no running driver of this handle."""
+        if not self.alive:
+            return False
+        try:
+            self.process.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            return False
+        return True
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """Ctrl-C the driver and wait; after ``timeout_s`` end its process group. Returns its exit code."""

@@ -74,3 +74,15 @@ def preset_spec(name: str, seed: int = 0, **changes: Any) -> SweepSpec:
     if name not in PRESETS:
         raise SweepError(f"--preset: unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name].spec(seed, **changes)
+
+
+def preset_of(spec: SweepSpec) -> SweepPreset | None:
+    """The teaching preset ``spec`` is (at its own seed), or None: how a reopened sweep finds its lesson."""
+    doc = spec.to_json()
+    for preset in PRESETS.values():
+        try:
+            if preset.spec(spec.seed, epochs=spec.epochs, samples=spec.samples).to_json() == doc:
+                return preset
+        except SweepError:
+            continue
+    return None
