@@ -160,10 +160,11 @@ def define(page: SweepPage) -> SweepSpec | None:
           help="per trial" + ("" if s.task == "supervised" else " (of 25 optimiser steps each)"))
     bound(top[5].number_input, "Seed", 0, 2**32 - 1, key="sweep_seed", value=int(s.seed), on_set=_set(s, "seed"))
     catalogue = s.catalogue()
-    bound(st.multiselect, "Hyperparameters to sweep", list(catalogue), key="sweep_names", value=s.names,
+    known = [n for n in s.names if n in catalogue]  # an unknown name is reported by ``spec()`` below
+    bound(st.multiselect, "Hyperparameters to sweep", list(catalogue), key="sweep_names", value=known,
           on_set=_set(s, "names"), format_func=lambda n: f"{n} — {catalogue[n].help}",
           help="Anything not swept keeps the data set's default set-up (the Train page's defaults)")
-    for name in s.names:
+    for name in known:
         _dimension(s, name)
     es = st.columns([1.4, 1, 1, 2.2], vertical_alignment="bottom")
     bound(es[0].toggle, "Early stopping (ASHA)", key="sweep_asha", value=s.asha and not s.serial,

@@ -3,18 +3,21 @@ Optuna's searcher driven directly), the folder a serial sweep writes, and the re
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import shlex
+import time
+import zipfile
 
 import pytest
 
 from kirchhoff_core.cli import main
 from kirchhoff_core.io import load_checkpoint, load_circuit
-from kirchhoff_core.sweeps import (MAX_TRIALS, PRESETS, SearchSpace, SweepError, SweepSpec, check_space,
-                                   hyperparameters, load_space_file, load_sweep, load_trial, preset_spec, run_serial,
-                                   train_command)
+from kirchhoff_core.sweeps import (MAX_TRIALS, PRESETS, SearchSpace, SweepError, SweepProcess, SweepSpec,
+                                   check_space, hyperparameters, load_space_file, load_sweep, load_trial, preset_of,
+                                   preset_spec, run_serial, sweep_archive, train_command)
 from kirchhoff_core.sweeps.records import trial_dir
 from kirchhoff_core.sweeps.search import make_optuna_searcher
 
@@ -292,3 +295,50 @@ def test_presets_are_valid_sweeps():
         check_space(spec)
     with pytest.raises(SweepError, match="unknown preset"):
         preset_spec("no-such")
+
+
+def test_a_preset_is_recognised_by_its_spec():
+    for name, preset in PRESETS.items():
+        assert preset_of(preset_spec(name)) is preset
+        assert preset_of(preset_spec(name, seed=4, epochs=2, samples=100)) is preset  # what the CLI lets change
+    assert preset_of(SweepSpec(space=space("lr=1e-4,1e-3"), search="grid", early_stopping="none")) is None
+
+
+def test_the_download_holds_table_curves_records_and_circuits(tmp_path):
+    spec = SweepSpec(space=space("num_nodes=3,4"), search="grid", epochs=1, samples=60, early_stopping="none", chips=0)
+    run_serial(spec, tmp_path / "sw")
+    blob = sweep_archive(tmp_path / "sw")
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        names = set(z.namelist())
+        assert {"sw/table.csv", "sw/curves.csv", "sw/sweep.json", "sw/status.json", "sw/proposals.json",
+                "sw/trials/trial_0001/circuit.json", "sw/trials/trial_0001/trial.json"} <= names
+        assert not any(n.startswith("sw/ray/") for n in names)
+        table = z.read("sw/table.csv").decode().splitlines()
+        z.extractall(tmp_path / "unzipped")
+    assert table[0].startswith("trial,state,objective") and len(table) == 3
+    again = load_sweep(tmp_path / "unzipped" / "sw")  # the download reads back as the sweep it was
+    assert [t.state for t in again.trials] == ["finished", "finished"]
+    assert load_trial(tmp_path / "unzipped" / "sw", 1).circuit.num_nodes == 4
+    with pytest.raises(SweepError, match="not a sweep folder"):
+        sweep_archive(tmp_path / "unzipped")
+
+
+def test_a_background_serial_sweep_is_interrupted_without_waiting(tmp_path):
+    spec = SweepSpec(space=space("num_nodes=3,4,5,6"), search="grid", epochs=3, samples=60, early_stopping="none",
+                     chips=0)
+    with pytest.raises(SweepError, match="serial"):
+        SweepProcess.start(spec.replace(early_stopping="asha"), tmp_path / "asha", serial=True)
+    job = SweepProcess.start(spec, tmp_path / "sw", serial=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and job.alive and not any(t.done for t in job.state().trials):
+            time.sleep(0.5)
+        assert job.interrupt()  # returns at once; the driver shuts down on its own
+        while time.monotonic() < deadline and job.alive:
+            time.sleep(0.2)
+        assert job.returncode == 130 and not job.interrupt()
+    finally:
+        job.stop(timeout_s=5)
+    state = job.state()
+    assert state.state == "interrupted" and state.status["address"] == "serial"
+    assert 1 <= sum(t.done for t in state.trials) < 4
