@@ -100,7 +100,7 @@ def presets(page: SweepPage) -> None:
         with col.container(border=True, height="stretch", vertical_alignment="distribute"):
             st.markdown(f"**{preset.title}**")
             spec = preset.spec()
-            swept = "; ".join(f"{n} = {', '.join(label(v) for v in d.values)}" for n, d in spec.space.dimensions.items())
+            swept = "; ".join(f"{n} = {', '.join(map(label, d.values))}" for n, d in spec.space.dimensions.items())
             st.caption(f"{spec.datasets()[0]} · {swept} · {spec.n_trials} trials × {spec.epochs} epochs")
             st.button("Run this lesson", key=f"sweep_preset_{name}", on_click=start_preset, args=(page, name),
                       icon=":material/school:", disabled=job_running(page), width="stretch")

@@ -45,14 +45,16 @@ def _status(page: SweepPage, sweep: SweepState, ours: bool, running: bool) -> No
                                ("finished", "stopped", "failed", "running", "pending")):
         col.metric(label, c[key] + (c["interrupted"] if key == "pending" else 0))
     best = sweep.best()
-    m[5].metric(f"best {spec.objective_label}", "—" if best is None else f"{best.objective:.4g}",
+    m[5].metric(f"best {spec.objective_label}", sv.objective_text(None if best is None else best.objective,
+                                                                 spec.objective_label),
                 help=None if best is None else f"trial {best.index}")
     if ours and running:
         asked = page.stop_asked is not None
         m[6].button("Stopping…" if asked else "Stop", key="sweep_stop", on_click=sweep_form.stop, args=(page,),
                     icon=":material/stop:", disabled=asked, width="stretch",
                     help="Ctrl-C to the sweep: every trial done so far is kept; Start resumes it")
-    st.progress(done / max(1, spec.n_trials), text=f"{done} of {spec.n_trials} trial(s) done · {sweep.state}")
+    state = "starting (Ray takes a few seconds)" if sweep.state == "new" else sweep.state
+    st.progress(done / max(1, spec.n_trials), text=f"{done} of {spec.n_trials} trial(s) done · {state}")
     if running and not ours:
         st.caption(f"This sweep was started by another session or from a shell (pid {sweep.status.get('pid')}); "
                    "stop it there.")
@@ -83,17 +85,18 @@ def _table(sweep: SweepState) -> None:
         drop.append("node")
     frame = frame.drop(columns=sorted(set(drop)))
     label = sweep.spec.objective_label
-    config = {"objective": st.column_config.NumberColumn(label, format="%.4g"),
+    number = "percent" if sv.is_percent(label) else "%.4g"
+    config = {"objective": st.column_config.NumberColumn(label, format=number),
               "time_s": st.column_config.NumberColumn("time (s)", format="%.1f"),
               "nfe": st.column_config.NumberColumn("NFE"), "parameters": st.column_config.NumberColumn("params"),
-              "chip_metric": st.column_config.NumberColumn(f"chip @ {sweep.spec.chip_mismatch:g}", format="%.4g"),
+              "chip_metric": st.column_config.NumberColumn(f"chip @ {sweep.spec.chip_mismatch:g}", format=number),
               "error": st.column_config.TextColumn("error", width="large")}
-    st.dataframe(frame, hide_index=True, column_config=config, width="stretch", key="sweep_table")
+    st.dataframe(frame, hide_index=True, column_config=config, width="stretch", key="sweep_table", placeholder="—")
 
 
 def _charts(page: SweepPage, sweep: SweepState) -> None:
     names = sweep.spec.space.varying() or sweep.spec.space.names
-    logs, label = _log_names(sweep), sweep.spec.objective_label
+    logs, label, pct = _log_names(sweep), sweep.spec.objective_label, sv.is_percent(sweep.spec.objective_label)
     if page.colour_by not in names:
         page.colour_by = names[0]
     rows, curves = sweep.rows(), sweep.curves()
@@ -101,18 +104,18 @@ def _charts(page: SweepPage, sweep: SweepState) -> None:
     with left:
         bound(st.selectbox, "Colour the curves by", names, key="sweep_colour_by", value=page.colour_by,
               on_set=lambda v: setattr(page, "colour_by", v))
-        st.plotly_chart(sv.curves_figure(curves, names, page.colour_by, page.colour_by in logs, label),
+        st.plotly_chart(sv.curves_figure(curves, names, page.colour_by, page.colour_by in logs, label, pct),
                         key="sweep_curves", width="stretch")
         st.caption("Dashed and ending in ✕: stopped early by ASHA; red dotted: failed.")
     with right:
         if any(isinstance(r["objective"], (int, float)) and math.isfinite(r["objective"]) for r in rows):
-            st.plotly_chart(sv.parallel_figure(rows, names, logs, label, sweep.spec.mode),
+            st.plotly_chart(sv.parallel_figure(rows, names, logs, label, sweep.spec.mode, pct),
                             key="sweep_parallel", width="stretch")
             st.caption("Drag along an axis to pick the trials that pass through a range.")
         else:
             st.caption("The parallel-coordinates plot appears with the first result.")
     if any(r["objective"] is not None for r in rows):
-        st.plotly_chart(sv.scatter_figure(rows, names, logs, label), key="sweep_scatter", width="stretch")
+        st.plotly_chart(sv.scatter_figure(rows, names, logs, label, pct), key="sweep_scatter", width="stretch")
 
 
 def _draw(session: Session, folder: pathlib.Path, ours: bool, polling: bool) -> None:

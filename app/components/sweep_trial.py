@@ -59,10 +59,10 @@ def best_figure(folder, best: TrialRecord):
     return _flow_figure(trial, title)
 
 
-def _describe(t: TrialRecord, objective_label: str) -> str:
-    value = "—" if t.objective is None else f"{t.objective:.4g}"
+def _describe(t: TrialRecord, spec) -> str:
     params = ", ".join(f"{k}={label(v)}" for k, v in t.params.items())
-    return f"trial {t.index} · {sv.state_label(t.state)} · {objective_label} {value} · {params}"
+    value = sv.objective_text(t.objective, spec.objective_label)
+    return f"trial {t.index} · {sv.state_label(t.state)} · {spec.objective_label} {value} · {params}"
 
 
 def _open(session: Session, sweep: SweepState, index: int) -> None:
@@ -88,8 +88,9 @@ def _best(session: Session, sweep: SweepState) -> None:
         st.warning(f"The best trial ({best.index}) cannot be drawn: {e}")
         return
     what = "density" if sweep.spec.task != "supervised" else "decision boundary"
+    params = ", ".join(f"{k}={label(v)}" for k, v in best.params.items())
     st.markdown(f"**The best trial's {what}** — trial {best.index}, {sweep.spec.objective_label} "
-                f"{best.objective:.4g} ({', '.join(f'{k}={label(v)}' for k, v in best.params.items())})")
+                f"{sv.objective_text(best.objective, sweep.spec.objective_label)} ({params})")
     if fig is None:
         st.caption("Its inputs have more than two dimensions, so there is no input plane to draw.")
     else:
@@ -111,7 +112,7 @@ def best_and_open(session: Session, sweep: SweepState) -> None:
         st.markdown(f"**Open a trial in {where}**")
         chosen = bound(st.selectbox, "Trial", list(trials), key="sweep_pick", value=pick,
                        on_set=lambda v: setattr(page, "pick", v),
-                       format_func=lambda i: _describe(trials[i], sweep.spec.objective_label))
+                       format_func=lambda i: _describe(trials[i], sweep.spec))
         if st.button(f"Open in {where}", key="sweep_open_trial", type="primary", icon=":material/open_in_new:",
                      help=f"Load the trial's trained circuit, data set and hyperparameters into the {where} page"):
             _open(session, sweep, chosen)

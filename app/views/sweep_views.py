@@ -32,6 +32,15 @@ def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
 
 
+def is_percent(objective_label: str) -> bool:
+    """Accuracies are shown as percentages."""
+    return objective_label == "test accuracy"
+
+
+def objective_text(value: float | None, objective_label: str) -> str:
+    return "—" if value is None else f"{value:.1%}" if is_percent(objective_label) else f"{value:.4g}"
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -85,9 +94,10 @@ def _hover(row: dict[str, Any], names: Sequence[str]) -> str:
 
 
 def curves_figure(curves: pd.DataFrame, names: Sequence[str], colour_by: str | None, log: bool,
-                  objective_label: str, height: int = 380) -> go.Figure:
+                  objective_label: str, percent: bool = False, height: int = 380) -> go.Figure:
     """Every trial's objective against epoch, overlaid; coloured by ``colour_by`` (a hyperparameter);
-    stopped-early trials dashed and ending in a cross, failed ones red and dotted."""
+    stopped-early trials dashed and ending in a cross, failed ones red and dotted (``percent``: the
+    objective is an accuracy)."""
     fig = go.Figure()
     if curves.empty:
         fig.update_layout(title="Learning curves (no epoch reported yet)", height=height, margin=_MARGIN)
@@ -123,11 +133,13 @@ def curves_figure(curves: pd.DataFrame, names: Sequence[str], colour_by: str | N
                       height=height, margin=_MARGIN, xaxis_title="epoch", yaxis_title=objective_label,
                       legend=dict(title=colour_by), hovermode="closest")
     fig.update_xaxes(tick0=1, dtick=max(1, math.ceil(int(curves["epoch"].max()) / 10)))
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
     return fig
 
 
 def parallel_figure(rows: Sequence[dict[str, Any]], names: Sequence[str], log_names: set[str],
-                    objective_label: str, mode: str, height: int = 380) -> go.Figure:
+                    objective_label: str, mode: str, percent: bool = False, height: int = 380) -> go.Figure:
     """One line per trial with an objective through an axis per hyperparameter and the objective,
     coloured by the objective (the best at the bright end)."""
     scored = [r for r in rows if _number(r.get("objective"))]
@@ -139,7 +151,7 @@ def parallel_figure(rows: Sequence[dict[str, Any]], names: Sequence[str], log_na
             d.update(tickvals=ticks, ticktext=labels)
         dims.append(d)
     objective = [r["objective"] for r in scored]
-    dims.append(dict(label=objective_label, values=objective))
+    dims.append(dict(label=objective_label, values=objective, **({"tickformat": ".0%"} if percent else {})))
     line = dict(color=objective, colorscale=SCALE, reversescale=mode == "min")
     fig = go.Figure(go.Parcoords(dimensions=dims, line=line, labelangle=0, labelside="bottom"))
     fig.update_layout(title=f"Parallel coordinates: {len(scored)} trial(s) with a result, orange = best",
@@ -148,7 +160,7 @@ def parallel_figure(rows: Sequence[dict[str, Any]], names: Sequence[str], log_na
 
 
 def scatter_figure(rows: Sequence[dict[str, Any]], names: Sequence[str], log_names: set[str],
-                   objective_label: str, height: int = 320) -> go.Figure:
+                   objective_label: str, percent: bool = False, height: int = 320) -> go.Figure:
     """The objective against each hyperparameter, one panel each; the marker says the trial's state."""
     cols = max(1, min(3, len(names)))
     n_rows = max(1, math.ceil(len(names) / cols))
@@ -172,6 +184,8 @@ def scatter_figure(rows: Sequence[dict[str, Any]], names: Sequence[str], log_nam
             fig.update_xaxes(type="log", row=r, col=c)
         elif not numeric:
             fig.update_xaxes(type="category", categoryorder="category ascending", row=r, col=c)
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
     fig.update_annotations(font_size=12)
     fig.update_layout(height=height * n_rows, margin=_MARGIN, legend=dict(orientation="h", y=-0.12))
     return fig

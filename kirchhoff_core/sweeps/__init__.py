@@ -21,5 +21,5 @@ from .trial import TrialFailed, run_trial, train_command, trial_settings
 __all__ = ["ClusterError", "Dimension", "Hyper", "LoadedTrial", "MAX_TRIALS", "OBJECTIVES", "PRESETS", "SEARCHES",
            "SearchSpace", "SweepError", "SweepPreset", "SweepProcess", "SweepSpec", "SweepState", "TrialFailed",
            "TrialRecord", "check_space", "default_workers", "hyperparameters", "load_space_file", "load_sweep",
-           "load_trial", "preset_of", "preset_spec", "read_spec", "run_serial", "run_sweep", "run_trial", "sweep_archive",
-           "train_command", "trial_settings"]
+           "load_trial", "preset_of", "preset_spec", "read_spec", "run_serial", "run_sweep", "run_trial",
+           "sweep_archive", "train_command", "trial_settings"]
