@@ -2,8 +2,8 @@
 
 The session (``state``) derives the circuit, the dataset and the trainer from the set-up; the
 components draw the controls (``train_controls``), the data column (``train_data``), the live charts
-(``train_live``) and the share / save box (``train_io``); the play controller (``live``) plays the
-session's trainer one epoch at a time.
+(``train_live``), the Compare view of the session's runs (``train_compare``) and the share / save box
+(``train_io``); the play controller (``live``) plays the session's trainer one epoch at a time.
 """
 
 from __future__ import annotations

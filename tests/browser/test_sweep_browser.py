@@ -35,9 +35,8 @@ def _end_left_over(root) -> None:
                 time.sleep(5)
 
 
-def test_a_lesson_runs_live_and_its_best_trial_opens_in_train(browser, app_url, sweeps_root):
-    page = browser.new_context(viewport=TALL).new_page()
-    page.set_default_timeout(60_000)
+def test_a_lesson_runs_live_and_its_best_trial_opens_in_train(page, app_url, sweeps_root):
+    page.set_viewport_size(TALL)
     try:
         page.goto(f"{app_url}/sweep")
         button = page.locator(f".st-key-sweep_preset_{PRESET} button")
@@ -69,5 +68,4 @@ def test_a_lesson_runs_live_and_its_best_trial_opens_in_train(browser, app_url, 
         shot(page, "sweep_open_in_train")
         assert "n=300" in page.url  # the trial's data set (the preset's 300 samples) travels in the link
     finally:
-        page.context.close()
         _end_left_over(sweeps_root)
