@@ -141,7 +141,6 @@ class SweepPage:
     stop_asked: float | None = None  # when Stop was pressed (the driver shuts down on its own)
     colour_by: str | None = None
     pick: int | None = None  # the trial "Open in Train" loads (None: the best)
-    form_version: int = 0  # bumped when a preset or a reopened sweep refills the form
     memo: Memo = field(default_factory=lambda: Memo(8))
     messages: Messages = field(default_factory=Messages)
 

@@ -198,6 +198,8 @@ def cli_command(spec: SweepSpec, folder: str | pathlib.Path, serial: bool = Fals
     args += ["--epochs", str(spec.epochs), "--seed", str(spec.seed), "--early-stopping", spec.early_stopping]
     if spec.early_stopping == "asha":
         args += ["--grace-period", str(spec.grace_period), "--reduction-factor", str(spec.reduction_factor)]
-    args += ["--samples", str(spec.samples), "--chips", str(spec.chips), "--out", str(folder)]
+    if spec.task == "supervised":  # data size and chip checks mean nothing to a flow
+        args += ["--samples", str(spec.samples), "--chips", str(spec.chips)]
+    args += ["--out", str(folder)]
     args += (["--serial"] if serial else []) + (["--address", address] if address else [])
     return shlex.join(args)
