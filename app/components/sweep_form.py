@@ -120,22 +120,24 @@ def _set_task(s: SweepSettings, task: str) -> None:
 
 def _dimension(s: SweepSettings, name: str) -> None:
     hyper, d = s.catalogue()[name], s.dimension(name)
-    key = f"sweep_dim_{name}"
-    row = st.columns([1.3, 1.3, 1, 1, 0.7, 1], vertical_alignment="bottom")
+    key, ranged = f"sweep_dim_{name}", hyper.numeric and d.mode == RANGE
+    widths = [1.3, 1.3, 1, 1, 0.7, 1] if ranged else [1.3, 1.3, 3.7] if hyper.numeric else [1.3, 5.0]
+    row = st.columns(widths, vertical_alignment="bottom")
     row[0].markdown(f"**{name}**", help=hyper.help)
+    wide = row[-1]  # the values (a list of numbers, or the chosen names)
     if hyper.choices or hyper.type is bool:
         options = ["true", "false"] if hyper.type is bool else [str(c) for c in hyper.choices]
-        bound(row[1].multiselect, "values", options, key=f"{key}_chosen", value=[c for c in d.chosen if c in options],
+        bound(wide.multiselect, "values", options, key=f"{key}_chosen", value=[c for c in d.chosen if c in options],
               on_set=_set(d, "chosen"))
         return
     if not hyper.numeric:
-        bound(row[1].text_input, "values (comma-separated)", key=f"{key}_text", value=d.text, on_set=_set(d, "text"),
+        bound(wide.text_input, "values (comma-separated)", key=f"{key}_text", value=d.text, on_set=_set(d, "text"),
               help="list-valued settings use / inside a value, e.g. 1/1, 2/2")
         return
     bound(row[1].radio, "how", [RANGE, VALUES], key=f"{key}_mode", value=d.mode, on_set=_set(d, "mode"),
           horizontal=True)
-    if d.mode == VALUES:
-        bound(row[2].text_input, "values (comma-separated)", key=f"{key}_text", value=d.text, on_set=_set(d, "text"))
+    if not ranged:
+        bound(wide.text_input, "values (comma-separated)", key=f"{key}_text", value=d.text, on_set=_set(d, "text"))
         return
     bound(row[2].number_input, "low", key=f"{key}_low", value=float(d.low), on_set=_set(d, "low"), format="%g")
     bound(row[3].number_input, "high", key=f"{key}_high", value=float(d.high), on_set=_set(d, "high"), format="%g")
@@ -182,7 +184,8 @@ def define(page: SweepPage) -> SweepSpec | None:
         bound(adv[1].number_input, "Samples", 10, None, key="sweep_samples", value=int(s.samples),
               on_set=_set(s, "samples"), disabled=s.task != "supervised", help="data set size")
         bound(adv[1].number_input, "Simulated chips per finished trial", 0, None, key="sweep_chips",
-              value=int(s.chips), on_set=_set(s, "chips"), help="accuracy on chips at 5 % device mismatch; 0 = off")
+              value=int(s.chips), on_set=_set(s, "chips"), disabled=s.task != "supervised",
+              help="accuracy on chips at 5 % device mismatch; 0 = off")
         bound(adv[2].text_input, "Ray cluster address", key="sweep_address", value=s.address, on_set=_set(s, "address"),
               placeholder="empty: this machine", disabled=s.serial, help="HOST:PORT of `ray start --head`")
         bound(adv[2].text_input, "Folder name", key="sweep_name", value=s.name, on_set=_set(s, "name"),
