@@ -25,8 +25,8 @@ from kirchhoff_core.presets import preset_for
 from kirchhoff_core.train import Trainer
 from live import LiveRun
 from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
-                      SpiceSettings, TrajectoryInput, config_from_query, config_to_query, examples, own_from_query,
-                      page_to_query)
+                      SpiceSettings, TrajectoryInput, config_from_query, config_to_query, example_record,
+                      example_settings, examples, own_from_query, page_to_query, trained_examples)
 
 SESSION_KEY = "kirchhoff_playground"
 CUSTOM = "custom"  # the dataset name of the user's own points
@@ -141,6 +141,7 @@ class Session:
     build: BuildPage = field(default_factory=BuildPage)
     spice: SpicePage = field(default_factory=SpicePage)
     learn: LearnSettings = field(default_factory=LearnSettings)
+    learn_messages: Messages = field(default_factory=Messages)
 
     @property
     def trainer(self) -> Trainer | None:
@@ -278,11 +279,22 @@ def ensure_circuit(session: Session) -> str | None:
 EXAMPLE_NOTE = "Loaded the example **{name}**: {description}"
 
 
-def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE, dataset: str = "moons",
+def use_example(session: Session, stem: str) -> None:
+    """The shipped example ``stem`` is now the session's circuit's origin: the share link carries it,
+    and a trained example brings the dataset and hyperparameters it was trained with (so the test
+    set is the one its accuracy was measured on)."""
+    config = session.config
+    config.example = stem
+    for name, value in example_settings(stem).items():
+        setattr(config, name, value)
+    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+
+
+def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE,
                  note: str = EXAMPLE_NOTE) -> None:
-    """Load a shipped example and the (default) data it was trained on; the Train page continues from
-    its parameters and the share link carries it (``?example=``). ``note`` words the message
-    ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
+    """Load a shipped example (and, for a trained one, its data and settings); the Train page
+    continues from its parameters and the share link carries it (``?example=``). ``note`` words the
+    message ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
     path = examples().get(name)
     try:
         circuit = kio.load_circuit(path)
@@ -291,14 +303,18 @@ def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMP
         return
     default = Config()
     config = session.config
-    config.dataset, config.n_samples, config.noise = dataset, default.n_samples, None
-    config.test_fraction, config.seed = default.test_fraction, default.seed
     config.generator, config.generator_params = default.generator, dict(default.generator_params)
     set_circuit(session, circuit)
-    config.example = name
-    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+    use_example(session, name)
     messages.note(note.format(name=circuit.name, file=path.name, nodes=circuit.num_nodes, devices=circuit.num_devices,
-                              dataset=dataset, description=circuit.meta.get("description", "")))
+                              dataset=config.dataset, description=circuit.meta.get("description", "")))
+
+
+def example_in_use(session: Session) -> tuple[str, kio.TrainingRecord] | None:
+    """(file stem, training record) when the session's circuit is a shipped trained example."""
+    stem = session.config.example
+    record = example_record(stem) if stem is not None else None
+    return (stem, record) if record is not None else None
 
 
 def ensure_data(session: Session, messages: Messages) -> None:

@@ -45,7 +45,7 @@ def test_play_the_trajectory_animation(page, app_url):
     watch.wait_for()
     shot(page, "trajectories_1_untrained")
 
-    page.get_by_role("button", name="Load the trained moons example").click()
+    page.get_by_role("button", name="Load the trained example").click()
     page.get_by_text("Loaded the example").wait_for(timeout=60_000)
     wait_settled(page, timeout_s=120)
     watch = chart(page, "node voltages v(t)")
