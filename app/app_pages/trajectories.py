@@ -63,7 +63,7 @@ if mismatch:
 elif trained:
     last = session.trainer.history[-1] if session.trainer is not None and session.trainer.history else None
     now = f"; {metric_text(last.test_metric, last.metric)} test {metric_label(last.metric)} now" if last else ""
-    status[0].success(f"Showing **{name}**, {source}{now}.")
+    status[0].success(f"Showing **{name}**: {source}{now}.")
 else:
     status[0].info(f"Showing **{name}** {source}.")
 with status[1]:

@@ -56,13 +56,13 @@ def share_link(query: dict[str, str], path: str, what: str) -> None:
 
 
 def example_text(dataset: str, stem: str) -> str:
-    """'spirals — 98.0 % test accuracy after 60 epochs' for a trained example."""
+    """'spirals · 98.0% accuracy' (its test metric) for a trained example."""
     record = state.example_record(stem)
     if record is None:
         return dataset
     r = record.result
-    return (f"{dataset} — {metric_text(r['test_metric'], r['metric'])} test {metric_label(r['metric'])} after "
-            f"{record.steps} epochs")
+    value, name = metric_text(r["test_metric"], r["metric"]), metric_label(r["metric"])
+    return f"{dataset} · {value} {name}" if r["metric"] == "accuracy" else f"{dataset} · {name} {value}"
 
 
 def example_picker(session: state.Session, messages: Messages, key: str, note: str = state.EXAMPLE_NOTE,
