@@ -98,7 +98,11 @@ class TrajectoriesPage:
 
 @dataclass
 class BuildPage:
-    flash: str | None = None
+    flash: str | None = None  # what the last change did, shown while its circuit is the session's
+    flash_for: Any = None  # that circuit
+    figure_version: int = 0  # bumped after a click in the drawing, so the chart forgets its selection
+    inspecting: bool = False  # the I-V dialog a click opened is still open
+    upload_version: int = 0  # bumped after each processed upload: a fresh, empty upload box
     slice: int = 0
     layout: str = "auto"
     layout_seed: int = 0
@@ -110,8 +114,7 @@ class BuildPage:
     flow_error: str | None = None
     table_nonce: int = 0
     table_key: str = ""  # the live device editor's key (tests find it here)
-    upload_done: tuple = ()
-    upload_error: tuple | None = None
+    upload_error: str | None = None  # the last upload's refusal, shown until the next upload or change
 
 
 @dataclass

@@ -23,7 +23,8 @@ def commit(session: Session, circuit: Circuit, message: str, fresh: bool = False
         state.use_example(session, example)
     if fresh:
         session.build.flow_pos = {}
-    session.build.flash = message
+    session.build.flash, session.build.flash_for = message, circuit  # shown until the circuit changes again
+    session.build.upload_error = None
     st.rerun()
 
 

@@ -14,7 +14,7 @@ import pickle
 import numpy as np
 import pytest
 
-from kirchhoff_core import io
+from kirchhoff_core import editing, io
 from kirchhoff_core.generators import generate
 
 SESSION = "kirchhoff_playground"
@@ -66,7 +66,10 @@ def generate_in_form(app, name: str, **values):
 
 
 def upload(app, name: str, data: bytes):
-    app.file_uploader(key="build_upload").set_value((name, data, "application/octet-stream")).run()
+    """Drop a file into the (current, empty) upload box; after it is processed the page shows a new box."""
+    version = app.session_state[SESSION].build.upload_version
+    app.file_uploader(key=f"build_upload_{version}").set_value((name, data, "application/octet-stream")).run()
+    assert app.session_state[SESSION].build.upload_version == version + 1
     assert not app.exception, app.exception
 
 
@@ -96,6 +99,12 @@ def test_generate_with_other_parameters_updates_the_stats_and_the_config(app):
     config = app.session_state[SESSION].config
     assert config.generator == "ring" and config.generator_params["num_nodes"] == 10
     assert generate("ring", **config.generator_params).num_devices == circuit_of(app).num_devices
+    # the confirmation stays through later runs (a canvas round trip, a layout change) until the next change
+    app.run()
+    app.selectbox(key="build_layout").set_value("circular").run()
+    assert len(app.success) == 1 and app.success[0].value.startswith("Generated") and "10 nodes" in app.success[0].value
+    generate_in_form(app, "chain", num_nodes=4)
+    assert len(app.success) == 1 and "chain" in app.success[0].value
 
 
 def test_generate_int_list_and_bad_arguments(app):
@@ -361,11 +370,21 @@ def test_views_draw_small_circuits_and_summarise_huge_ones():
     fig = circuit_view.circuit_figure(small)
     names = {t.name for t in fig.data}
     assert {"ground (node 0)", "input node", "read-out node"} <= names
-    labels = [t for t in fig.data if t.mode == "text"]
     # i->j gets r0 = 2 devices from the visit (i, j) and r1 = 1 from the visit (j, i): 3 per ordered pair,
-    # for the 4 x 3 ordered pairs of {0, 1, 2, 3}
-    assert labels and list(labels[0].text) == ["×3"] * 12
+    # for the 4 x 3 ordered pairs of {0, 1, 2, 3}; the common count is said once, no edge is labelled
+    assert not [t for t in fig.data if t.mode == "text"]
+    assert "every edge is 3 parallel devices" in fig.layout.title.text
     assert fig.layout.yaxis.scaleanchor == "x"
+    arrows = [t for t in fig.data if t.name == "direction (src → dst)"]
+    assert sorted(tuple(p) for t in arrows for p in t.customdata) == sorted(
+        {(int(u), int(v)) for u, v in zip(small.slices[0].src, small.slices[0].dst)})  # a click names its pair
+    devices = small.slices[0].devices()
+    extra = next(d for d in devices if (d["src"], d["dst"]) == (1, 2))
+    mixed = editing.set_devices(small, 0, devices + [dict(extra)])  # the pair 1 -> 2 now has 4 devices
+    fig = circuit_view.circuit_figure(mixed)
+    labels = [t for t in fig.data if t.mode == "text"]
+    assert labels and list(labels[0].text) == ["×4"] and "3 parallel devices per edge unless labelled" in \
+        fig.layout.title.text
 
     big = generate("random_graph", num_nodes=120, p=0.5, seed=1)
     assert len(circuit_view.device_pairs(big, 0)) > circuit_view.MAX_DRAWN_PAIRS
