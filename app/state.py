@@ -97,6 +97,20 @@ class TrajectoriesPage:
 
 
 @dataclass
+class NetworkView:
+    """The Build page's network view (pyvis): shown or not, and how its nodes are coloured."""
+
+    show: bool | None = None  # None: shown when the drawing gives up
+    colour: str = "role"  # or "voltage"
+    ground: bool | None = None  # None: drawn for circuits up to 100 nodes
+    max_edges: int = 4000
+    sample: int = 0  # the test sample whose voltages colour the nodes
+    typed: str = ""  # or typed input voltages ("" = 0.5 V on every input)
+    t: float | None = None  # None: the end of the slice
+    memo: Memo = field(default_factory=lambda: Memo(4))
+
+
+@dataclass
 class BuildPage:
     flash: str | None = None  # what the last change did, shown while its circuit is the session's
     flash_for: Any = None  # that circuit
@@ -115,6 +129,7 @@ class BuildPage:
     table_nonce: int = 0
     table_key: str = ""  # the live device editor's key (tests find it here)
     upload_error: str | None = None  # the last upload's refusal, shown until the next upload or change
+    network: NetworkView = field(default_factory=NetworkView)
 
 
 @dataclass

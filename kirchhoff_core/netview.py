@@ -26,6 +26,7 @@ import torch
 
 from .circuit import Circuit, node_role
 from .model import KirchhoffNet
+from .trajectories import check_input
 
 ROLE_COLOURS = {"input": "#2ca02c", "output": "#ff7f0e", "hidden": "#8fb3dc", "ground": "#444444"}
 MAX_EDGES = 4000  # node pairs drawn; the busiest pairs are kept beyond this
@@ -61,8 +62,9 @@ def slice_voltages(model: KirchhoffNet, x: Sequence[float] | np.ndarray, t: floa
     if not (np.isfinite(t) and (t0 < t or (slice_index == 0 and t == t0)) and t <= t1):
         where = f"[{t0:g}, {t1:g}]" if slice_index == 0 else f"({t0:g}, {t1:g}]"
         raise ValueError(f"time: slice {slice_index} runs over t in {where}, got {t:g}")
+    x = check_input(x, len(model.inputs))
     with torch.no_grad():
-        v = model.trajectory(torch.as_tensor(np.asarray(x, dtype=float).reshape(1, -1), dtype=model.dtype), [t])
+        v = model.trajectory(torch.as_tensor(x.reshape(1, -1), dtype=model.dtype), [t])
     return v[0, 0, : model.circuit.width(slice_index)].cpu().double().numpy()
 
 

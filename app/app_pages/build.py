@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components import build_canvas, build_edit, build_generate, build_io, build_view
+from components import build_canvas, build_edit, build_generate, build_io, build_network, build_view
 from components.common import ensure_circuit, page_header
 from state import bound
 
@@ -68,6 +68,9 @@ if side_tabs:
                 fn()
 else:
     build_view.circuit_section(session, circuit, slice_index)
+
+st.subheader("Network view")
+build_network.network_section(session, circuit, slice_index)
 
 if "editor" not in hidden:
     st.subheader("Edit")

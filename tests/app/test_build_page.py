@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
+import torch
 
 from kirchhoff_core import editing, io
 from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.solvers import SolverConfig
 
 SESSION = "kirchhoff_playground"
 GEN = "FormSubmitter:build_gen_form-Generate"
@@ -82,7 +86,7 @@ def test_page_runs_with_the_default_moons_circuit(app):
     # the moons preset: fully connected, 8 nodes + ground, one device each way per ordered pair -> 9*8*2
     assert m["Nodes"] == "8" and m["Devices"] == "144" and m["Slices"] == "1" and m["T"] == "1"
     assert m["Parameters"] == str(144 * 3)
-    assert [s.value for s in app.subheader] == ["Edit", "Device I-V inspector"]
+    assert [s.value for s in app.subheader] == ["Network view", "Edit", "Device I-V inspector"]
     assert any("tanh" in latex.value for latex in app.latex)
     assert len(app.get("plotly_chart")) == 3  # circuit + I-V curve + I-V surface
 
@@ -290,7 +294,7 @@ def test_classroom_mode_hides_generator_editor_and_io(app):
     keys = {w.key for w in (*app.button, *app.data_editor)}
     assert GEN not in keys and "build_table_apply" not in keys and "build_add_slice" not in keys
     assert len(app.file_uploader) == 0 and len(app.data_editor) == 0
-    assert [s.value for s in app.subheader] == ["Device I-V inspector"]
+    assert [s.value for s in app.subheader] == ["Network view", "Device I-V inspector"]
     assert metrics(app)["Nodes"] == "8"
 
 
@@ -398,3 +402,39 @@ def test_views_draw_small_circuits_and_summarise_huge_ones():
     assert np.allclose(f.data[2].y, dv * 2)  # the sum of the three devices
     s = iv_view.iv_surface_figure(dv, dv, np.outer(dv, dv), "s")
     assert s.data[0].z.shape == (5, 5)
+
+
+# --- the network view ------------------------------------------------------------------------------
+
+def _view_nodes(app) -> dict[int, dict]:
+    frames = app.get("iframe")
+    assert len(frames) == 1
+    html = frames[0].proto.srcdoc
+    return {n["id"]: n for n in json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", html, re.S).group(1))}
+
+
+def test_network_view_by_role_and_by_voltage(app):
+    from state import dataset_for
+
+    from kirchhoff_core.netview import ROLE_COLOURS, slice_voltages
+
+    started(app)
+    assert not app.get("iframe") and not app.toggle(key="build_net_show").value  # a small circuit: off until asked
+    app.toggle(key="build_net_show").set_value(True).run()
+    nodes = _view_nodes(app)
+    assert sorted(nodes) == list(range(9)) and nodes[1]["color"] == ROLE_COLOURS["input"]
+    app.radio(key="build_net_colour").set_value("voltage").run()
+    app.number_input(key="build_net_sample").set_value(3).run()
+    assert not app.exception and errors(app) == []
+    s = app.session_state[SESSION]
+    model = KirchhoffNet(circuit_of(app), SolverConfig(rtol=1e-6, atol=1e-6), dtype=torch.float64)
+    expected = slice_voltages(model, dataset_for(s.config).x_test[3], 1.0)  # the session's moons test point 3
+    nodes = _view_nodes(app)
+    shown = [float(re.search(r": ([-+][\d.e+-]+) V", nodes[n]["title"]).group(1)) for n in range(1, 9)]
+    np.testing.assert_allclose(shown, expected, rtol=1e-3, atol=1e-4)
+    # a circuit whose inputs do not fit the dataset: typed voltages, refused with a message when malformed
+    generate_in_form(app, "ring", num_nodes=6, n_inputs=3)
+    app.text_input(key="build_net_typed").set_value("0.5, x").run()
+    assert any("Input voltages" in e for e in errors(app)) and not app.get("iframe")
+    app.text_input(key="build_net_typed").set_value("-1").run()  # one value: every input
+    assert errors(app) == [] and len(_view_nodes(app)) == 7

@@ -61,7 +61,8 @@ def test_view_by_role_and_by_voltage(capsys, circuit_file, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--time", "0.5"], "--time: colouring by voltage needs --inputs"),
-    (["--inputs", "0.5"], "inputs: expected 2 value(s)"),
+    (["--inputs", "0.5"], "input: the circuit has 2 input node(s)"),
+    (["--inputs", "1e9,0"], "x1: 1e+09 V is outside the accepted range"),
     (["--inputs", "0.5,x"], "--inputs: expected comma-separated numbers"),
     (["--inputs", "-1,1", "--time", "1.5"], "time: slice 0 runs over t in [0, 1], got 1.5"),
     (["--inputs", "-1,1", "--slice", "1", "--time", "1"], "time: slice 1 runs over t in (1, 2], got 1"),
