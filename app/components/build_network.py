@@ -53,7 +53,8 @@ def _input(session: Session, view: NetworkView, circuit: Circuit) -> np.ndarray 
 def network_section(session: Session, circuit: Circuit, slice_index: int) -> None:
     view, drawable = session.build.network, circuit_view.is_drawable(circuit, slice_index)
     width = circuit.width(slice_index)
-    show = bound(st.toggle, "Show the network view", key=K + "show", value=not drawable if view.show is None else view.show,
+    show = bound(st.toggle, "Show the network view", key=K + "show",
+                 value=not drawable if view.show is None else view.show,
                  on_set=lambda v: setattr(view, "show", bool(v)),
                  help="a zoomable, force-directed graph of this slice (pyvis / vis-network): made for circuits of "
                       "hundreds of nodes, where the drawing above stops being readable")
