@@ -377,17 +377,25 @@ _SPICE = Codec({"typed": "spice.typed", "sample": "spice.i", "voltages": "spice.
 
 @dataclass
 class LearnSettings:
-    """The node (and slice) whose current law the Learn page writes out."""
+    """The node (and slice) whose current law the Learn page writes out, and the input and time whose
+    voltages it plugs in: a test sample, or typed voltages (``typed``; "" = 0.5 V on every input), at
+    ``t`` (None: the start of the slice)."""
 
     node: int = 1
     slice: int = 0
+    typed: bool = False
+    sample: int = 0
+    voltages: str = ""
+    t: float | None = None
 
     def check(self) -> None:
-        if self.node < 1 or self.slice < 0:
-            raise ValueError(f"node must be >= 1 and slice >= 0, got {self.node}, {self.slice}")
+        if self.node < 1 or self.slice < 0 or self.sample < 0:
+            raise ValueError(f"node must be >= 1 and slice and sample >= 0, got {self.node}, {self.slice}, "
+                             f"{self.sample}")
 
 
-_LEARN = Codec({"node": "learn.node", "slice": "learn.slice"})
+_LEARN = Codec({"node": "learn.node", "slice": "learn.slice", "typed": "learn.typed", "sample": "learn.i",
+                "voltages": "learn.v", "t": "learn.t"})
 
 
 OWN = {"chip": (ChipSettings, _CHIP), "trajectories": (TrajectoryInput, _TRAJ), "spice": (SpiceSettings, _SPICE),

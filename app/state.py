@@ -160,6 +160,7 @@ class Session:
     spice: SpicePage = field(default_factory=SpicePage)
     learn: LearnSettings = field(default_factory=LearnSettings)
     learn_messages: Messages = field(default_factory=Messages)
+    learn_memo: Memo = field(default_factory=lambda: Memo(8))
 
     @property
     def trainer(self) -> Trainer | None:

@@ -11,12 +11,14 @@ import sys
 import torch
 
 from .atomic import atomic_write
-from .cli_common import SIMULATE_RTOL, UsageError, add_solver_flags, finite_float, int_in, parse_floats, solver_from_args
+from .cli_common import (SIMULATE_RTOL, UsageError, add_solver_flags, finite_float, int_in, parse_floats,
+                         solver_from_args)
 from .io import load_circuit
 from .model import KirchhoffNet
-from .netview import MAX_EDGES, network_view, slice_voltages
+from .netview import MAX_EDGES, network_view
 from .outputs import prepare_output_file
 from .solvers import work_budget
+from .trajectories import slice_voltages
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

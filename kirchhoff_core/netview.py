@@ -18,15 +18,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from typing import Sequence
-
 import networkx as nx
 import numpy as np
-import torch
 
 from .circuit import Circuit, node_role
-from .model import KirchhoffNet
-from .trajectories import check_input
 
 ROLE_COLOURS = {"input": "#2ca02c", "output": "#ff7f0e", "hidden": "#8fb3dc", "ground": "#444444"}
 MAX_EDGES = 4000  # node pairs drawn; the busiest pairs are kept beyond this
@@ -49,23 +44,6 @@ def _voltage_colour(v: float, scale: float) -> str:
     target = (230, 120, 20) if a < 0 else (30, 100, 200)
     r, g, b = (round(255 + abs(a) * (c - 255)) for c in target)
     return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def slice_voltages(model: KirchhoffNet, x: Sequence[float] | np.ndarray, t: float, slice_index: int = 0) -> np.ndarray:
-    """The voltages of slice ``slice_index``'s nodes at time ``t`` for one input ``x``, from the model's
-    ``trajectory``: what ``network_view(..., voltages=...)`` colours by. ``t`` must lie in that slice
-    (its end included; a later slice's start is the earlier slice's end)."""
-    bounds = model.boundaries
-    if not 0 <= slice_index < len(model.slices):
-        raise ValueError(f"slice_index: the circuit has slices 0..{len(model.slices) - 1}, got {slice_index}")
-    t0, t1 = bounds[slice_index], bounds[slice_index + 1]
-    if not (np.isfinite(t) and (t0 < t or (slice_index == 0 and t == t0)) and t <= t1):
-        where = f"[{t0:g}, {t1:g}]" if slice_index == 0 else f"({t0:g}, {t1:g}]"
-        raise ValueError(f"time: slice {slice_index} runs over t in {where}, got {t:g}")
-    x = check_input(x, len(model.inputs))
-    with torch.no_grad():
-        v = model.trajectory(torch.as_tensor(x.reshape(1, -1), dtype=model.dtype), [t])
-    return v[0, 0, : model.circuit.width(slice_index)].cpu().double().numpy()
 
 
 def network_view(circuit: Circuit, slice_index: int = 0, voltages: np.ndarray | None = None,

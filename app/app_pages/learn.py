@@ -6,6 +6,7 @@ import streamlit as st
 
 import state
 from components.common import ensure_circuit, example_picker, model_source, page_header
+from components.learn_balance import plug_in
 from kirchhoff_core.circuit import node_role
 from state import bound
 from views import learn_views as lv
@@ -49,6 +50,7 @@ with st.expander(f"All {len(into) + len(out)} devices at node {node}"):
     rows = [{"direction": "in" if t in into else "out", "device": t.device, "from": t.src, "to": t.dst,
              "kind": t.kind, "params": ", ".join(f"{p:.4g}" for p in t.params)} for t in into + out]
     st.dataframe(rows, hide_index=True, width="stretch")
+plug_in(session, circuit, slice_index, int(node))
 
 st.subheader("The pieces")
 st.markdown(f"""

@@ -1,6 +1,6 @@
 """Build page: the network view (``kirchhoff_core.netview``, pyvis / vis-network) for circuits too big to
 draw readably — zoomable, force-directed, nodes coloured by role or by their voltage at a chosen time
-for a chosen input (``netview.slice_voltages``, from the model's ``trajectory``)."""
+for a chosen input (``trajectories.slice_voltages``, from the model's ``trajectory``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import torch
 import state
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.model import KirchhoffNet
-from kirchhoff_core.netview import MAX_EDGES, network_view, slice_voltages
+from kirchhoff_core.netview import MAX_EDGES, network_view
 from kirchhoff_core.solvers import SolverConfig, SolverError
+from kirchhoff_core.trajectories import slice_voltages
 from state import NetworkView, Session, bound
 from views import circuit_view
 

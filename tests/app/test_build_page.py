@@ -416,7 +416,8 @@ def _view_nodes(app) -> dict[int, dict]:
 def test_network_view_by_role_and_by_voltage(app):
     from state import dataset_for
 
-    from kirchhoff_core.netview import ROLE_COLOURS, slice_voltages
+    from kirchhoff_core.netview import ROLE_COLOURS
+    from kirchhoff_core.trajectories import slice_voltages
 
     started(app)
     assert not app.get("iframe") and not app.toggle(key="build_net_show").value  # a small circuit: off until asked
