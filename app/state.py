@@ -28,8 +28,8 @@ from kirchhoff_core.sweeps import LoadedTrial, SweepProcess
 from kirchhoff_core.train import Trainer
 from live import LiveRun
 from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
-                      SpiceSettings, SweepLink, TrajectoryInput, config_from_query, config_to_query, examples,
-                      own_from_query, page_to_query)
+                      SpiceSettings, SweepLink, TrajectoryInput, config_from_query, config_to_query, example_record,
+                      example_settings, examples, own_from_query, page_to_query, trained_examples)
 from sweep_settings import SweepSettings, sweeps_root
 
 SESSION_KEY = "kirchhoff_playground"
@@ -104,8 +104,26 @@ class TrajectoriesPage:
 
 
 @dataclass
+class NetworkView:
+    """The Build page's network view (pyvis): shown or not, and how its nodes are coloured."""
+
+    show: bool | None = None  # None: shown when the drawing gives up
+    colour: str = "role"  # or "voltage"
+    ground: bool | None = None  # None: drawn for circuits up to 100 nodes
+    max_edges: int = 4000
+    sample: int = 0  # the test sample whose voltages colour the nodes
+    typed: str = ""  # or typed input voltages ("" = 0.5 V on every input)
+    t: float | None = None  # None: the end of the slice
+    memo: Memo = field(default_factory=lambda: Memo(4))
+
+
+@dataclass
 class BuildPage:
-    flash: str | None = None
+    flash: str | None = None  # what the last change did, shown while its circuit is the session's
+    flash_for: Any = None  # that circuit
+    figure_version: int = 0  # bumped after a click in the drawing, so the chart forgets its selection
+    inspecting: bool = False  # the I-V dialog a click opened is still open
+    upload_version: int = 0  # bumped after each processed upload: a fresh, empty upload box
     slice: int = 0
     layout: str = "auto"
     layout_seed: int = 0
@@ -117,8 +135,8 @@ class BuildPage:
     flow_error: str | None = None
     table_nonce: int = 0
     table_key: str = ""  # the live device editor's key (tests find it here)
-    upload_done: tuple = ()
-    upload_error: tuple | None = None
+    upload_error: str | None = None  # the last upload's refusal, shown until the next upload or change
+    network: NetworkView = field(default_factory=NetworkView)
 
 
 @dataclass
@@ -165,6 +183,8 @@ class Session:
     spice: SpicePage = field(default_factory=SpicePage)
     learn: LearnSettings = field(default_factory=LearnSettings)
     sweep: SweepPage = field(default_factory=SweepPage)
+    learn_messages: Messages = field(default_factory=Messages)
+    learn_memo: Memo = field(default_factory=lambda: Memo(8))
 
     def __post_init__(self) -> None:
         self.train.run.on_end = partial(end_run, self)
@@ -305,11 +325,22 @@ def ensure_circuit(session: Session) -> str | None:
 EXAMPLE_NOTE = "Loaded the example **{name}**: {description}"
 
 
-def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE, dataset: str = "moons",
+def use_example(session: Session, stem: str) -> None:
+    """The shipped example ``stem`` is now the session's circuit's origin: the share link carries it,
+    and a trained example brings the dataset and hyperparameters it was trained with (so the test
+    set is the one its accuracy was measured on)."""
+    config = session.config
+    config.example = stem
+    for name, value in example_settings(stem).items():
+        setattr(config, name, value)
+    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+
+
+def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE,
                  note: str = EXAMPLE_NOTE) -> None:
-    """Load a shipped example and the (default) data it was trained on; the Train page continues from
-    its parameters and the share link carries it (``?example=``). ``note`` words the message
-    ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
+    """Load a shipped example (and, for a trained one, its data and settings); the Train page
+    continues from its parameters and the share link carries it (``?example=``). ``note`` words the
+    message ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
     path = examples().get(name)
     try:
         circuit = kio.load_circuit(path)
@@ -318,14 +349,18 @@ def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMP
         return
     default = Config()
     config = session.config
-    config.dataset, config.n_samples, config.noise = dataset, default.n_samples, None
-    config.test_fraction, config.seed = default.test_fraction, default.seed
     config.generator, config.generator_params = default.generator, dict(default.generator_params)
     set_circuit(session, circuit)
-    config.example = name
-    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+    use_example(session, name)
     messages.note(note.format(name=circuit.name, file=path.name, nodes=circuit.num_nodes, devices=circuit.num_devices,
-                              dataset=dataset, description=circuit.meta.get("description", "")))
+                              dataset=config.dataset, description=circuit.meta.get("description", "")))
+
+
+def example_in_use(session: Session) -> tuple[str, kio.TrainingRecord] | None:
+    """(file stem, training record) when the session's circuit is a shipped trained example."""
+    stem = session.config.example
+    record = example_record(stem) if stem is not None else None
+    return (stem, record) if record is not None else None
 
 
 def ensure_data(session: Session, messages: Messages) -> None:

@@ -12,7 +12,7 @@ import streamlit as st
 
 import state
 from components import train_compare, train_controls, train_data, train_io, train_live
-from components.common import page_header
+from components.common import example_picker, page_header
 from live import Player, live_fragment, play_bar
 
 MAX_EPOCHS = 2000  # playing pauses here so a forgotten tab does not train forever
@@ -49,6 +49,8 @@ if session.train.mismatch:
 col_data, col_live = st.columns([1.0, 3.2], gap="medium")
 with col_data:
     train_data.data_column(session, hidden)
+    if "io" not in hidden:
+        example_picker(session, messages, "train_load_example", width="stretch")
 with col_live:
     live_fragment(player, session.train.run, lambda: train_live.draw(session))
 

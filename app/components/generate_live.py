@@ -47,7 +47,8 @@ def _metrics(g: GeneratePage) -> None:
                  f"{target_entropy(s.name):.3f} nats (the red line below).")
         m[3].metric("Paper's final NLL", "—" if preset.reference_nll is None else f"{preset.reference_nll:.3f}",
                     help="The reference released no number for this target. " + floor if preset.reference_nll is None
-                    else f"Training NLL of the released run ({preset.reference_steps:,} steps, {preset.source}). " + floor)
+                    else f"Training NLL of the released run ({preset.reference_steps:,} steps on "
+                         f"{preset.reference_points or 'its'} fixed points, {preset.source}). " + floor)
     else:
         m[3].metric("log Z", f"{trainer.log_z:.3f}", help=f"log of the normaliser of exp(−{s.name}) on the [−4, 4]² "
                                                           "box; the KL estimate includes it, so a perfect fit scores 0")
@@ -78,12 +79,16 @@ def draw(g: GeneratePage) -> None:
         return
     ev = np.array(g.evals, dtype=float).reshape(-1, 2)
     generate = s.task == "generate"
+    preset = flow_preset(s.name)
+    reference, floor = (preset.reference_nll, target_entropy(s.name)) if generate else (None, None)
     st.plotly_chart(gv.curves_figure(np.array([r.step for r in hist]), np.array([r.train_loss for r in hist]),
-                                     ev[:, 0], ev[:, 1], trainer.metric,
-                                     flow_preset(s.name).reference_nll if generate else None,
-                                     gaussian_baseline_nll(trainer.x_test) if generate else None,
-                                     target_entropy(s.name) if generate else None),
+                                     ev[:, 0], ev[:, 1], trainer.metric, reference,
+                                     gaussian_baseline_nll(trainer.x_test) if generate else None, floor,
+                                     reference_points=preset.reference_points),
                     key="gen_curves", width="stretch")
+    note = gv.paper_note(reference, floor, preset.reference_points)
+    if note:
+        st.caption(note)
     warning = analysis.solver_health(hist[-1], 1, trainer.flow.solver.max_nfe).warning
     if warning:
         st.warning("Solver health: " + warning)

@@ -131,9 +131,17 @@ def draw(session: Session) -> None:
     if snap is not None:
         kind, xs, ys, _, volts = snap
         roles = _roles(trainer.model.circuit)
-        st.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"
-                   if kind == "plane" else "Every node's voltage at T against the input")
-        nfig = tv.node_thumbnails_figure(xs, ys, volts, roles) if kind == "plane" else \
+        own = False
+        if kind == "plane":
+            cap, own_col = st.columns([3, 1], vertical_alignment="center")
+            own = own_col.toggle("Scale each node on its own", value=False, key="train_node_scale",
+                                 help="Off: one colour scale for all nodes (compare sizes). On: each node's map "
+                                      "spans its own range, so a node with a small swing still shows its pattern")
+            cap.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"
+                        + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
+        else:
+            st.caption("Every node's voltage at T against the input")
+        nfig = tv.node_thumbnails_figure(xs, ys, volts, roles, shared=not own) if kind == "plane" else \
             tv.node_curves_figure(xs, volts, roles)
         st.plotly_chart(nfig, key="train_nodes_chart", width="stretch")
     if hist:
