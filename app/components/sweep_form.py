@@ -14,7 +14,7 @@ from kirchhoff_core.densities import POTENTIALS, TARGETS
 from kirchhoff_core.sweeps import PRESETS, SEARCHES, SweepError, SweepProcess, SweepSpec, load_sweep
 from kirchhoff_core.sweeps.runner import check_reachable
 from kirchhoff_core.sweeps.space import label
-from state import Session, SweepPage, bound
+from state import SweepPage, bound
 from sweep_settings import DEFAULT_DATASET, RANGE, TASKS, VALUES, SweepSettings, cli_command, saved_sweeps
 
 STOP_GRACE_S = 30.0  # after Stop, the driver has this long to shut down before it is ended
