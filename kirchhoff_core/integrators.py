@@ -29,6 +29,8 @@ from .solvers import SolverError, SolverStats, check_finite
 
 Rhs = Callable[[float, torch.Tensor], torch.Tensor]
 Norm = Callable[[torch.Tensor], float]
+# Called after every attempted step: (accepted, t, h, y, [k1..k7]) with t, y at the step's start.
+StepHook = Callable[[bool, float, float, torch.Tensor, list], None]
 
 # Dormand-Prince 5(4): nodes, stage matrix rows (stage i uses k_1..k_i), 5th-order weights.
 C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
@@ -102,13 +104,16 @@ def _dense_weights(x: float) -> tuple[float, float, list[float]]:
 
 
 def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: float,
-           stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms) -> torch.Tensor:
+           stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms,
+           on_step: StepHook | None = None) -> torch.Tensor:
     """Solve dy/dt = f(t, y) from times[0]; the states at ``times`` (non-decreasing), stacked.
 
     ``f`` does its own work accounting (max_nfe, time-out); ``stats`` gets the accepted and
     rejected steps. ``norm`` maps an error already divided by its tolerance to a float (default:
-    the RMS over the whole state); a step is accepted when it is at most 1. Raises SolverError, naming ``where`` and the node, when the state goes
-    non-finite, and when the step size underflows.
+    the RMS over the whole state); a step is accepted when it is at most 1. ``on_step`` sees every
+    attempted step (``backprop`` records the accepted ones for its backward pass). Raises
+    SolverError, naming ``where`` and the node, when the state goes non-finite, and when the step
+    size underflows.
     """
     times = [float(t) for t in times]
     if any(b < a for a, b in zip(times, times[1:])):
@@ -144,6 +149,8 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
         if not math.isfinite(ratio):
             for k in [y1, *ks]:
                 check_finite(k.detach(), where, t + h)
+        if on_step is not None:
+            on_step(ratio <= 1.0, t, h, y, ks)
         if ratio <= 1.0:
             if stats is not None:
                 stats.accepted += 1

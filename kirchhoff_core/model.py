@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchdiffeq
 
-from . import integrators
+from . import backprop, integrators
 from .circuit import Circuit
 from .devices import KINDS, LEAKY_SLOPE, MAX_PARAMS
 from .solvers import GuardedDynamics, SolverConfig, SolverError, SolverStats, WorkGuard, check_finite
@@ -69,6 +69,24 @@ def _linear_form(kind: str, p: torch.Tensor, sel: tuple[torch.Tensor, ...]
     raise KeyError(kind)
 
 
+# The activations the hand-written backward pass knows (``backprop``); a family with another one
+# falls back to autograd through the integrator.
+_ACT_NAMES = {torch.tanh: "tanh", F.relu: "relu", _lrelu: "lrelu", _identity: "identity"}
+
+
+def _edge_form(kind: str, p: torch.Tensor) -> tuple[Act, torch.Tensor | None, torch.Tensor | None,
+                                                    torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The linear form per device, u_e = alpha_e v_src + beta_e v_dst + b_e (or w_e (v_src - v_dst) + b_e
+    for the families that see only the drop): (act, alpha, beta, w, b, s), read off ``_linear_form``
+    with unit selectors (W is linear in them). w None with alpha None: unit gain."""
+    one, zero = p.new_ones(len(p)), p.new_zeros(len(p))
+    if kind in _AFFINE:
+        act, alpha, b, s = _linear_form(kind, p, (one, zero))
+        return act, alpha, _linear_form(kind, p, (zero, one))[1], None, b, s
+    act, w, b, s = _linear_form(kind, p, (one,))
+    return act, None, None, (None if w is one else w), b, s
+
+
 def _detached_rms(x: torch.Tensor) -> torch.Tensor:
     return x.detach().pow(2).mean().sqrt()
 
@@ -101,7 +119,11 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.register_buffer("order", torch.as_tensor(order), persistent=False)
         self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
-        self._frozen: list[tuple] | None = None
+        self._frozen: backprop.DenseRate | None = None
+        self._patterns: dict = {}  # (kind, device) -> the static part of the node-major sparse matrices
+        # Every family's activation is one ``backprop`` knows, so its rates and backward pass apply.
+        self.lean = all(_linear_form(k, self.params[k][:0], (self.params[k][:0, 0],) * 2)[0] in _ACT_NAMES
+                        for k in self.kinds)
 
     def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
         E, n = len(src), self.width
@@ -130,10 +152,68 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         """Per kind (act, W, b, s)."""
         return [_linear_form(k, self.params[k], self._selectors(k)) for k in self.kinds]
 
+    def dense_rate(self) -> backprop.DenseRate:
+        """The dense rate, matrices built from the current parameters (keeps the autograd graph)."""
+        terms, off = [], 0
+        for act, w, b, s in self._dense_terms():
+            n_k = w.shape[1]
+            terms.append(backprop.DenseTerm.build(backprop.ACTS[_ACT_NAMES[act]], w, b, s, self.inc[off: off + n_k]))
+            off += n_k
+        return backprop.DenseRate(terms, self.width)
+
+    def _csr_pattern(self, k: str, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """Rows (nodes, ground dropped) and columns (devices) of a kind's entries at dst then src,
+        as CSR index arrays, with the permutation that sorts [dst entries, src entries] into them."""
+        key = (k, str(device))
+        if key not in self._patterns:
+            src, dst = self._buf("src", k).to(device), self._buf("dst", k).to(device)
+            e = torch.arange(len(src), device=device)
+            rows = torch.cat([dst[dst > 0], src[src > 0]]) - 1
+            cols = torch.cat([e[dst > 0], e[src > 0]])
+            perm = torch.argsort(rows * max(len(src), 1) + cols, stable=True)
+            crow = F.pad(torch.bincount(rows, minlength=self.width).cumsum(0), (1, 0))
+            self._patterns[key] = (crow, cols[perm], perm, dst > 0, src > 0)
+        return self._patterns[key]
+
+    def _sparse(self, k: str, at_dst: torch.Tensor, at_src: torch.Tensor) -> torch.Tensor:
+        crow, col, perm, dmask, smask = self._csr_pattern(k, at_dst.device)
+        values = torch.cat([at_dst.expand(len(dmask))[dmask], at_src.expand(len(smask))[smask]])[perm]
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore")
+            return torch.sparse_csr_tensor(crow, col, values, (self.width, len(dmask)))
+
+    def edge_rate(self) -> backprop.EdgeRate:
+        """The node-major rate (gathers + one sparse scatter per kind) from the current parameters.
+        The sparse matrices carry detached values: only ``backprop``'s own backward uses them."""
+        terms = []
+        ic = F.pad(self.inv_c, (1, 0))  # 0 for ground: its rows drop out
+        for k in self.kinds:
+            fn, alpha, beta, w, b, s = _edge_form(k, self.params[k])
+            act = backprop.ACTS[_ACT_NAMES[fn]]
+            src, dst = self._buf("src", k), self._buf("dst", k)
+            alpha, beta, w, b = (None if x is None else x * act.gain if act.gain != 1.0 else x
+                                 for x in (alpha, beta, w, b))
+            with torch.no_grad():
+                q = ic.new_ones(len(src)) if s is None else s.detach()
+                scatter = self._sparse(k, act.scale * q * ic[dst], -act.scale * q * ic[src])
+                bias = None if act.shift == 0.0 else \
+                    (ic.new_zeros(len(ic)).index_add_(0, dst, q).index_add_(0, src, -q) * ic * act.shift)[1:, None]
+                if alpha is None:
+                    gain = ic.new_full((len(src),), act.gain) if w is None else w.detach()
+                    gather_t = self._sparse(k, -gain, gain)
+                else:
+                    gather_t = self._sparse(k, beta.detach(), alpha.detach())
+            terms.append(backprop.EdgeTerm(act, src, dst, alpha, beta, w, b, s, scatter, gather_t, bias))
+        return backprop.EdgeRate(terms, self.width, self.inv_c)
+
+    def lean_rate(self) -> backprop.DenseRate | backprop.EdgeRate:
+        """The rate ``backprop`` integrates: dense for narrow slices, node-major for wide ones."""
+        return self.edge_rate() if self.node_major else self.dense_rate()
+
     @contextmanager
     def frozen(self) -> Iterator[None]:
         """Build the dense matrices once for a whole solve (parameters do not change inside it)."""
-        self._frozen = self._dense_terms() if self.dense else None
+        self._frozen = self.dense_rate() if self.dense and self.lean else None
         try:
             yield
         finally:
@@ -151,8 +231,10 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         return (out[0] if len(out) == 1 else torch.cat(out, dim=-1)).reshape(*v.shape[:-1], -1)
 
     def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        if self.dense:
-            dv = self._dense_currents(v, self._frozen or self._dense_terms()) @ self.inc
+        if self.dense and self.lean:
+            dv = (self._frozen or self.dense_rate())(v)[0]
+        elif self.dense:
+            dv = self._dense_currents(v, self._dense_terms()) @ self.inc
         else:
             acc = v.new_zeros(*v.shape[:-1], self.width + 1)
             for k, i in zip(self.kinds, self._sparse_currents(v)):
@@ -282,7 +364,26 @@ class KirchhoffNet(nn.Module):
         finally:
             dyn.guard = None
 
-    def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def new_budget(self) -> backprop.Budget | None:
+        """What one forward pass may keep for direct back-propagation (``SolverConfig.grad``)."""
+        grad = self.solver.grad
+        if grad == "checkpoint":
+            return backprop.Budget(0)
+        return backprop.Budget(self.solver.grad_memory_gb * 2**30) if grad == "auto" else None
+
+    def _lean_solve(self, dyn: SliceDynamics, v0: torch.Tensor, times: list[float],
+                    budget: backprop.Budget | None) -> torch.Tensor:
+        cfg, where = self.solver, f"slice {dyn.index}"
+        budget = self.new_budget() if budget is None else budget
+        rate = dyn.lean_rate()
+        if dyn.node_major:  # (width, batch): gathers move whole rows of the batch
+            y0 = v0.reshape(-1, dyn.width).t().contiguous()
+            out = backprop.solve(rate, y0, times, cfg.rtol, cfg.atol, self.stats, where, dyn.guard.tick, budget)
+            return out.transpose(1, 2).reshape(len(times), *v0.shape)
+        return backprop.solve(rate, v0, times, cfg.rtol, cfg.atol, self.stats, where, dyn.guard.tick, budget)
+
+    def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor,
+               budget: backprop.Budget | None = None) -> torch.Tensor:
         cfg = self.solver
         options: dict = {"step_size": cfg.step_size or dyn.duration / 20}
         if cfg.adaptive:
@@ -295,7 +396,10 @@ class KirchhoffNet(nn.Module):
         if cfg.method == "dopri5" and not (cfg.adjoint and torch.is_grad_enabled()):
             # Our own lean dopri5 (kirchhoff_core.integrators), back-propagated directly.
             times = t.tolist()
-            if dyn.node_major:
+            if dyn.lean:  # the fast rates, and a hand-written backward pass (kirchhoff_core.backprop)
+                with self._guarded(dyn, where):
+                    out = self._lean_solve(dyn, v0, times, budget)
+            elif dyn.node_major:
                 with self._guarded(dyn, where):
                     vt = v0.reshape(-1, dyn.width).t().contiguous()
                     out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where)
@@ -320,10 +424,11 @@ class KirchhoffNet(nn.Module):
     def final_state(self, x: torch.Tensor) -> torch.Tensor:
         """All node voltages of the last slice at T."""
         v = self.initial_state(x)
+        budget = self.new_budget()
         for dyn in self.slices:
             v = self.resize(v, dyn.width)
-            t = torch.tensor([0.0, dyn.duration], dtype=v.dtype)
-            v = self._solve(dyn, v, t)[-1]
+            t = torch.tensor([0.0, dyn.duration], dtype=v.dtype, device=v.device)
+            v = self._solve(dyn, v, t, budget)[-1]
         return v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 ADAPTIVE = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
+GRADS = ("auto", "direct", "checkpoint", "adjoint")
 FIXED = ("rk4", "euler", "midpoint")
 METHODS = ADAPTIVE + FIXED
 
@@ -31,6 +32,14 @@ class SolverConfig:
     ``step_size`` is used by fixed-step methods (default: duration / 20). ``max_nfe`` bounds the right
     -hand-side evaluations of one solve (forward, and separately the adjoint's backward solve) and
     ``timeout_s`` its wall time; hitting either raises SolverError.
+
+    ``grad`` is how gradients are taken (dopri5): "direct" back-propagates through the solver's
+    steps keeping every stage's activations (fastest, memory grows with batch x devices x
+    evaluations); "checkpoint" keeps only the accepted states and recomputes each step's stages in
+    the backward pass (about a third more work, memory of one step); "auto" (default) is direct
+    until the kept activations of one forward pass reach ``grad_memory_gb``, checkpointed after;
+    "adjoint" (or ``adjoint=True``) solves the adjoint ODE backwards with torchdiffeq (least
+    memory, most work, gradients only as accurate as that second solve).
     """
 
     method: str = "dopri5"
@@ -40,8 +49,15 @@ class SolverConfig:
     adjoint: bool = False
     max_nfe: int = 20_000
     timeout_s: float | None = 60.0
+    grad: str = "auto"
+    grad_memory_gb: float = 4.0
 
     def __post_init__(self) -> None:
+        if self.adjoint:  # the older switch; ``grad`` is the one that counts from here on
+            if self.grad == "checkpoint":
+                raise ValueError("adjoint: adjoint=True conflicts with grad='checkpoint'; choose one")
+            self.grad = "adjoint"
+        self.adjoint = self.grad == "adjoint"
         self.validate()
 
     def validate(self) -> "SolverConfig":
@@ -57,6 +73,13 @@ class SolverConfig:
             raise ValueError(f"max_nfe: must be an integer >= 10, got {self.max_nfe!r}")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ValueError(f"timeout_s: must be positive or None, got {self.timeout_s!r}")
+        if self.grad not in GRADS:
+            raise ValueError(f"grad: choose one of {list(GRADS)}, got {self.grad!r}")
+        if self.grad == "checkpoint" and self.method != "dopri5":
+            raise ValueError(f"grad: 'checkpoint' needs method 'dopri5', got {self.method!r}")
+        if not (isinstance(self.grad_memory_gb, (int, float)) and math.isfinite(self.grad_memory_gb)
+                and self.grad_memory_gb >= 0):
+            raise ValueError(f"grad_memory_gb: must be a non-negative number, got {self.grad_memory_gb!r}")
         return self
 
     @property

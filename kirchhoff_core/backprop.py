@@ -1,0 +1,425 @@
+"""The slice right-hand side written for speed, and back-propagation through the lean dopri5 by hand.
+
+Every device family is ``I = act(u) s`` with ``u`` linear in the node voltages (``model``'s linear
+form), so a slice's rate is "gather (or multiply), activate, scatter (or multiply)", and its
+vector-Jacobian product is short enough to write out. Two layouts of that rate:
+
+- ``DenseRate`` (narrow slices, batch-major ``(batch, width)``): ``u = v W + b`` and
+  ``dv/dt = act(u) diag(s) M``, two matrix products per evaluation;
+- ``EdgeRate`` (wide or huge slices, node-major ``(width, batch)``): ``u = alpha v_src + beta v_dst
+  + b`` by two row gathers, and the currents onto the nodes by one sparse (CSR) product.
+
+tanh runs as 2 sigmoid(2u) - 1 with the 2s folded into the coefficients (torch's CPU tanh is four
+to five times slower than its sigmoid; the difference is ~1e-7 absolute in float32).
+
+``solve`` integrates a slice with ``integrators.dopri5`` and, when a gradient is wanted, makes the
+whole solve one autograd node whose backward pass is the discrete adjoint of the Runge-Kutta
+steps: exactly the gradient of direct back-propagation, without autograd's per-operation tape (on
+small circuits most of a step's time) and keeping one ``batch x devices`` tensor per evaluation
+(the activations) instead of several. With a ``Budget`` the activations are kept only until the
+budget is spent; the steps after that keep their starting state alone and recompute their six
+stages in the backward pass ("checkpointing": memory of one step, about a third more work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from . import integrators
+from .devices import LEAKY_SLOPE
+from .solvers import SolverStats
+
+Tensor = torch.Tensor
+
+
+# --- activations ------------------------------------------------------------------------------------
+
+def _sigmoid_vjp(dz: Tensor, z: Tensor) -> Tensor:
+    return dz.mul_(torch.addcmul(z, z, z, value=-1))
+
+
+@dataclass(frozen=True)
+class Act:
+    """act(u) = scale * core(gain * u) + shift; the gain is folded into the linear map and scale,
+    shift into the scatter. ``vjp(dz, z)``: the adjoint of gain * u from that of z = core(.)."""
+
+    gain: float
+    scale: float
+    shift: float
+    core_: Callable[[Tensor], Tensor]  # in place
+    core: Callable[[Tensor], Tensor]
+    vjp: Callable[[Tensor, Tensor], Tensor]
+
+
+ACTS: dict[str, Act] = {
+    "tanh": Act(2.0, 2.0, -1.0, torch.sigmoid_, torch.sigmoid, _sigmoid_vjp),
+    "relu": Act(1.0, 1.0, 0.0, torch.relu_, torch.relu,
+                lambda dz, z: torch.ops.aten.threshold_backward(dz, z, 0)),
+    "lrelu": Act(1.0, 1.0, 0.0, lambda u: F.leaky_relu_(u, LEAKY_SLOPE), lambda u: F.leaky_relu(u, LEAKY_SLOPE),
+                 lambda dz, z: torch.ops.aten.leaky_relu_backward(dz, z, LEAKY_SLOPE, True)),
+    "identity": Act(1.0, 1.0, 0.0, lambda u: u, lambda u: u, lambda dz, z: dz),
+}
+
+
+def _scaled(x: Tensor | None, gain: float) -> Tensor | None:
+    return x if x is None or gain == 1.0 else x * gain
+
+
+def _add(grads: list, i: int, value: Tensor) -> None:
+    grads[i] = value if grads[i] is None else grads[i].add_(value)
+
+
+def _needs(x: Tensor | None) -> bool:
+    return x is not None and x.requires_grad
+
+
+def _current_vjp(act: Act, s: Tensor | None, di: Tensor, z: Tensor, dim: int, grads: list, i: int) -> Tensor:
+    """From the adjoint of the currents I = s * act to that of z = core(u'): ds accumulated into
+    grads[i] (when s is learned). ``dim`` is the batch dimension of di and z."""
+    if _needs(s):
+        ds = torch.linalg.vecdot(di, z, dim=dim)
+        ds = ds * act.scale if act.shift == 0.0 else ds.mul_(act.scale).add_(di.sum(dim), alpha=act.shift)
+        _add(grads, i, ds)
+    q = act.scale if s is None else (s * act.scale if act.scale != 1.0 else s)
+    if isinstance(q, Tensor):
+        return di.mul_(q.unsqueeze(dim))
+    return di if q == 1.0 else di.mul_(q)
+
+
+# --- the two layouts of a slice's rate ---------------------------------------------------------------
+
+@dataclass
+class DenseTerm:
+    """One device kind of a dense slice, u' = v W' + b' (W': width x E, the activation's gain
+    folded in), rate += core(u') @ Mq + bias with Mq = diag(scale s) M (M: the kind's rows of the
+    incidence divided by C, E x width) and bias = shift * colsum(diag(s) M)."""
+
+    act: Act
+    W: Tensor
+    b: Tensor | None
+    s: Tensor | None
+    M: Tensor
+    Mq: Tensor
+    Mqt: Tensor
+    bias: Tensor | None
+
+    @classmethod
+    def build(cls, act: Act, W: Tensor, b: Tensor | None, s: Tensor | None, M: Tensor) -> "DenseTerm":
+        ms = M if s is None else M * s.unsqueeze(1)
+        mq = ms if act.scale == 1.0 else ms * act.scale
+        bias = None if act.shift == 0.0 else ms.sum(0) * act.shift
+        return cls(act, _scaled(W, act.gain), _scaled(b, act.gain), s, M, mq, mq.t().contiguous(), bias)
+
+
+class DenseRate:
+    """dv/dt of a dense slice, batch-major (batch, width). Called under autograd it is the model's
+    differentiable rate; ``vjp`` is its adjoint written out, on the values ``__call__`` kept."""
+
+    def __init__(self, terms: Sequence[DenseTerm], width: int):
+        self.terms = list(terms)
+        self.width = width
+
+    def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
+        flat = v if v.dim() == 2 else v.reshape(-1, self.width)
+        inplace = not torch.is_grad_enabled()
+        out, saved = None, []
+        for term in self.terms:
+            u = flat @ term.W if term.b is None else torch.addmm(term.b, flat, term.W)
+            z = term.act.core_(u) if inplace else term.act.core(u)
+            part = F.linear(z, term.Mqt, term.bias)
+            out = part if out is None else out + part
+            saved.append(z if keep else None)
+        if out is None:  # a slice without devices: every node holds its voltage
+            out = torch.zeros_like(flat)
+        return (out if v.dim() == 2 else out.reshape(v.shape)), saved
+
+    def coefficients(self) -> list[Tensor | None]:
+        return [x for t in self.terms for x in (t.W, t.b, t.s)]
+
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list) -> Tensor:
+        dv = None
+        for j, (term, z) in enumerate(zip(self.terms, saved)):
+            if _needs(term.s):
+                dz = _current_vjp(term.act, term.s, F.linear(g, term.M), z, 0, grads, 3 * j + 2)
+            else:
+                dz = F.linear(g, term.Mq)
+            du = term.act.vjp(dz, z)
+            if _needs(term.b):
+                _add(grads, 3 * j + 1, du.sum(0))
+            if _needs(term.W):
+                if grads[3 * j] is None:
+                    grads[3 * j] = v.t() @ du
+                else:
+                    grads[3 * j].addmm_(v.t(), du)
+            part = F.linear(du, term.W)
+            dv = part if dv is None else dv.add_(part)
+        return torch.zeros_like(g) if dv is None else dv
+
+
+@dataclass
+class EdgeTerm:
+    """One device kind of a node-major slice: u'_e = alpha_e v_src + beta_e v_dst + b_e, or for the
+    families that see only the drop, w_e (v_src - v_dst) + b_e (w None: the activation's gain
+    alone); the gain is folded in. ``scatter``: CSR (width x E), +scale s/C at dst, -scale s/C at
+    src; ``gather_t``: CSR (width x E) of du'/dv (the transpose of the map v -> u')."""
+
+    act: Act
+    src: Tensor
+    dst: Tensor
+    alpha: Tensor | None
+    beta: Tensor | None
+    w: Tensor | None
+    b: Tensor | None
+    s: Tensor | None
+    scatter: Tensor
+    gather_t: Tensor
+    bias: Tensor | None  # (width, 1): the shift's constant current per node
+
+
+class EdgeRate:
+    """dv/dt of a wide slice, node-major (width, batch): gathers move whole rows of the batch."""
+
+    def __init__(self, terms: Sequence[EdgeTerm], width: int, inv_c: Tensor):
+        self.terms = list(terms)
+        self.width = width
+        self.inv_c = inv_c.unsqueeze(1)
+
+    @staticmethod
+    def _linear(term: EdgeTerm, vf: Tensor) -> Tensor:
+        vs = vf.index_select(0, term.src)
+        vd = vf.index_select(0, term.dst)
+        if term.alpha is None:
+            u = vs.sub_(vd)
+            if term.w is not None:
+                u.mul_(term.w.unsqueeze(1))
+            elif term.act.gain != 1.0:
+                u.mul_(term.act.gain)
+        else:
+            u = vs.mul_(term.alpha.unsqueeze(1)).addcmul_(vd, term.beta.unsqueeze(1))
+        return u if term.b is None else u.add_(term.b.unsqueeze(1))
+
+    def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
+        vf = F.pad(v, (0, 0, 1, 0))  # ground row
+        out, saved = None, []
+        with torch.no_grad():
+            for term in self.terms:
+                z = term.act.core_(self._linear(term, vf))
+                part = torch.sparse.mm(term.scatter, z)
+                if term.bias is not None:
+                    part.add_(term.bias)
+                out = part if out is None else out.add_(part)
+                saved.append(z if keep else None)
+        return (torch.zeros_like(v) if out is None else out), saved
+
+    def coefficients(self) -> list[Tensor | None]:
+        return [x for t in self.terms for x in (t.alpha, t.beta, t.w, t.b, t.s)]
+
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list) -> Tensor:
+        gc = F.pad(g * self.inv_c, (0, 0, 1, 0))
+        vf = None
+        dv = None
+        for j, (term, z) in enumerate(zip(self.terms, saved)):
+            di = gc.index_select(0, term.dst).sub_(gc.index_select(0, term.src))  # adjoint of I
+            du = term.act.vjp(_current_vjp(term.act, term.s, di, z, 1, grads, 5 * j + 4), z)
+            if _needs(term.b):
+                _add(grads, 5 * j + 3, du.sum(1))
+            if _needs(term.alpha) or _needs(term.beta) or _needs(term.w):
+                vf = F.pad(v, (0, 0, 1, 0)) if vf is None else vf
+                vs, vd = vf.index_select(0, term.src), vf.index_select(0, term.dst)
+                if _needs(term.w):
+                    _add(grads, 5 * j + 2, torch.linalg.vecdot(du, vs.sub_(vd), dim=1))
+                if _needs(term.alpha):
+                    _add(grads, 5 * j, torch.linalg.vecdot(du, vs, dim=1))
+                if _needs(term.beta):
+                    _add(grads, 5 * j + 1, torch.linalg.vecdot(du, vd, dim=1))
+            part = torch.sparse.mm(term.gather_t, du)
+            dv = part if dv is None else dv.add_(part)
+        return torch.zeros_like(g) if dv is None else dv
+
+
+Rate = DenseRate | EdgeRate
+
+
+# --- solving, with the backward pass by hand ---------------------------------------------------------
+
+class Budget:
+    """Bytes of activations one forward pass may still keep for the backward pass."""
+
+    def __init__(self, limit_bytes: float):
+        self.left = float(limit_bytes)
+
+
+@dataclass
+class _Step:
+    t: float
+    h: float
+    y: Tensor
+    y1: Tensor
+    stages: list[Tensor] | None  # stage inputs Y_1..Y_6 (Y_1 = y), or None: recompute in backward
+    saved: list[list] | None  # per stage, the activations the rate kept
+    outputs: list[tuple[int, float | None]] = field(default_factory=list)  # (time index, fraction or None: y1)
+
+
+# Column i of the stage matrix below the diagonal: stage m > i takes A[m-1][i] k_i.
+_A_COLUMNS = tuple(tuple(integrators.A[m - 1][i] if m > i else 0.0 for m in range(6)) for i in range(6))
+
+
+class _Run:
+    """One slice solve: the forward integration with its step record, and its adjoint."""
+
+    def __init__(self, rate: Rate, times: list[float], rtol: float, atol: float, stats: SolverStats | None,
+                 where: str, tick: Callable[[float], None], budget: Budget | None):
+        self.rate, self.times, self.rtol, self.atol = rate, times, rtol, atol
+        self.stats, self.where, self.tick, self.budget = stats, where, tick, budget
+        self.steps: list[_Step] = []
+        self.at_start: list[int] = []  # output indices at times[0]
+
+    def forward(self, y0: Tensor, record: bool) -> Tensor:
+        tape: dict[int, tuple[Tensor, Tensor, list]] = {}  # id(k) -> (k, y, kept); k held so ids stay unique
+        keeping = [record and (self.budget is None or self.budget.left > 0)]
+
+        def f(t: float, y: Tensor) -> Tensor:
+            k, kept = self.rate(y, keep=keeping[0])
+            self.tick(t)
+            if record:
+                tape[id(k)] = (k, y, kept)
+            return k
+
+        def on_step(accepted: bool, t: float, h: float, y: Tensor, ks: list[Tensor]) -> None:
+            if accepted:
+                entries = [tape.get(id(k)) for k in ks[:6]]
+                y1 = tape[id(ks[6])][1]
+                if keeping[0] and all(e is not None and all(a is not None for a in e[2]) for e in entries):
+                    self.steps.append(_Step(t, h, y, y1, [e[1] for e in entries], [e[2] for e in entries]))
+                    if self.budget is not None:
+                        self.budget.left -= sum(a.numel() * a.element_size() for e in entries for a in e[2])
+                        keeping[0] = self.budget.left > 0
+                else:
+                    self.steps.append(_Step(t, h, y, y1, None, None))
+            carry = tape.get(id(ks[6] if accepted else ks[0]))
+            tape.clear()
+            if carry is not None:
+                tape[id(carry[0])] = carry if keeping[0] else (carry[0], carry[1], [None])
+
+        out = integrators.dopri5(f, y0, self.times, self.rtol, self.atol, self.stats, self.where,
+                                 on_step=on_step if record else None)
+        if record:
+            self._assign_outputs()
+        return out
+
+    def _assign_outputs(self) -> None:
+        """Which step (and where in it) produced each requested time, as ``integrators.dopri5`` did."""
+        times, nxt = self.times, 1
+        self.at_start = [0]
+        while nxt < len(times) and times[nxt] <= times[0]:
+            self.at_start.append(nxt)
+            nxt += 1
+        for n, step in enumerate(self.steps):
+            t1 = times[-1] if n == len(self.steps) - 1 else step.t + step.h
+            while nxt < len(times) and times[nxt] <= t1:
+                step.outputs.append((nxt, None if times[nxt] >= t1 else (times[nxt] - step.t) / step.h))
+                nxt += 1
+
+    def _stages(self, y: Tensor, h: float) -> tuple[list[Tensor], list[list]]:
+        """Stage inputs and activations of a step from y, bit for bit as the forward pass made them
+        (counted as evaluations of the backward pass; the forward's work cap does not apply again)."""
+        stages, kept, ks = [y], [], []
+        for i in range(6):
+            if i > 0:
+                stages.append(integrators._combine(y, [h * a for a in integrators.A[i - 1]], ks))
+            k, z = self.rate(stages[i], keep=True)
+            ks.append(k)
+            kept.append(z)
+        if self.stats is not None:
+            self.stats.nfe += 6
+        return stages, kept
+
+    def _rate_vjp(self, y: Tensor, kept: list | None, g: Tensor, grads: list) -> Tensor:
+        if kept is None:
+            _, kept = self.rate(y, keep=True)
+            if self.stats is not None:
+                self.stats.nfe += 1
+        return self.rate.vjp(y, kept, g, grads)
+
+    def backward(self, grad_out: Tensor) -> tuple[Tensor, list]:
+        coefs = self.rate.coefficients()
+        grads: list = [None] * len(coefs)
+        lam = torch.zeros_like(grad_out[0])
+        like = lam.reshape(-1)
+        a_cols = like.new_tensor(_A_COLUMNS)
+        ones = like.new_ones(1, 6)
+        dys = like.new_empty(6, like.numel())
+        weights = integrators.A[5]  # the 5th-order solution's weights (stage 7 is FSAL, weight 0)
+        for n in range(len(self.steps) - 1, -1, -1):
+            step = self.steps[n]
+            h = step.h
+            extra_k = [None] * 7
+            extra_y = None
+            for j, frac in step.outputs:
+                if frac is None:
+                    lam = lam + grad_out[j]
+                    continue
+                wy0, wy1, wk = integrators._dense_weights(frac)
+                lam = lam.add(grad_out[j], alpha=wy1)
+                extra_y = grad_out[j] * wy0 if extra_y is None else extra_y.add_(grad_out[j], alpha=wy0)
+                for i, w in enumerate(wk):
+                    if w != 0.0:
+                        extra_k[i] = grad_out[j] * (h * w) if extra_k[i] is None else \
+                            extra_k[i].add_(grad_out[j], alpha=h * w)
+            if extra_k[6] is not None:  # k7 = f(y1): the next step's first stage
+                nxt = self.steps[n + 1] if n + 1 < len(self.steps) else None
+                kept = nxt.saved[0] if nxt is not None and nxt.saved is not None else None
+                lam = lam + self._rate_vjp(step.y1, kept, extra_k[6], grads)
+            stages, saved = (step.stages, step.saved) if step.stages is not None else self._stages(step.y, h)
+            lam_flat = lam.reshape(1, -1)
+            for i in range(5, -1, -1):
+                if i == 5:
+                    dk = lam_flat * (h * weights[5])
+                else:
+                    dk = torch.addmm(lam_flat, a_cols[i: i + 1, i + 1:], dys[i + 1:], beta=h * weights[i], alpha=h)
+                dk = dk.view_as(lam)
+                if extra_k[i] is not None:
+                    dk = dk + extra_k[i]
+                dys[i].copy_(self.rate.vjp(stages[i], saved[i], dk, grads).reshape(-1))
+            dy = torch.addmm(lam_flat, ones, dys).view_as(lam)
+            lam = dy if extra_y is None else dy.add_(extra_y)
+        for j in self.at_start:
+            lam = lam + grad_out[j]
+        out = []  # one per coefficient that exists (the inputs of _LeanSolve)
+        for c, g in zip(coefs, grads):
+            if c is not None:
+                out.append(None if not c.requires_grad else torch.zeros_like(c) if g is None else g.reshape(c.shape))
+        return lam, out
+
+
+class _LeanSolve(torch.autograd.Function):
+    """The whole slice solve as one autograd node; backward is ``_Run.backward``."""
+
+    @staticmethod
+    def forward(ctx, run: _Run, y0: Tensor, *coefs: Tensor) -> Tensor:
+        ctx.run = run
+        return run.forward(y0, record=True)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        dy0, dcoefs = ctx.run.backward(grad_out)
+        return (None, dy0, *dcoefs)
+
+
+def solve(rate: Rate, y0: Tensor, times: Sequence[float], rtol: float, atol: float,
+          stats: SolverStats | None, where: str, tick: Callable[[float], None],
+          budget: Budget | None = None) -> Tensor:
+    """The states at ``times`` from y0 (in the rate's layout), stacked; differentiable (by the
+    hand-written adjoint above) when autograd wants it. ``budget`` None keeps every accepted
+    step's activations; ``tick(t)`` is called once per forward evaluation (work accounting)."""
+    times = [float(t) for t in times]
+    coefs = [c for c in rate.coefficients() if c is not None]
+    run = _Run(rate, times, rtol, atol, stats, where, tick, budget)
+    if not (torch.is_grad_enabled() and (y0.requires_grad or any(c.requires_grad for c in coefs))):
+        with torch.no_grad():
+            return run.forward(y0, record=False)
+    return _LeanSolve.apply(run, y0, *coefs)
