@@ -22,13 +22,15 @@ from .chip import energy as chip_energy
 from .circuit import CircuitError
 from .cli_common import UsageError, add_solver_flags, parse_floats, parse_param, solver_from_args
 from .cli_trajectories import add_commands as add_trajectory_commands
+from .accelerator import DEVICE_CHOICES, check_device, describe, resolve_device
 from .datasets import DATASETS, make_dataset
 from .densities import POTENTIALS, TARGETS
 from .devices import KINDS
 from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
+from .images import IMAGE_SETS
 from .io import load_circuit, save_circuit
 from .model import KirchhoffNet
-from .presets import preset_for
+from .presets import IMAGE_PRESETS, preset_for
 from .solvers import SolverError
 from .spice import PhysicalScale, SpiceError, SpiceOptions, write_netlists
 from .spice import compare as spice_compare
@@ -159,16 +161,38 @@ def cmd_info(args: argparse.Namespace) -> None:
                       "outputs": circuit.outputs, "durations": circuit.durations}, indent=1))
 
 
+def _device(args: argparse.Namespace) -> str:
+    try:
+        name = check_device(args.device)
+        print(f"device: {describe(resolve_device(name))}", file=sys.stderr)
+    except ValueError as e:
+        raise UsageError(f"--device: {e}") from None
+    return name
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    if args.preset is not None and args.preset not in IMAGE_PRESETS:
+        raise UsageError(f"--preset: choose one of {sorted(IMAGE_PRESETS)}, got {args.preset!r} (the toy "
+                         "sets take their preset from --dataset)")
+    args.dataset = args.dataset or (args.preset if args.preset in IMAGE_SETS else "moons")
     if args.task != "supervised":
         return cmd_train_generative(args)
     if args.potential:
         raise UsageError("--potential: only with --task density")
-    if args.dataset not in DATASETS:
+    if args.dataset not in DATASETS and args.dataset not in IMAGE_SETS:
         raise UsageError(f"--dataset: {args.dataset!r} is a generative target; add --task generate")
-    data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
-                        test_fraction=args.test_fraction, seed=args.seed)
-    preset = preset_for(args.dataset, data.n_outputs)
+    if args.data_dir and args.dataset not in IMAGE_SETS:
+        raise UsageError(f"--data-dir: only for {', '.join(IMAGE_SETS)}; {args.dataset!r} is generated")
+    device = _device(args)
+    if args.dataset in IMAGE_SETS:
+        if not args.data_dir:
+            raise UsageError(f"--data-dir: {args.dataset} needs the folder with its IDX files "
+                             "(train-images-idx3-ubyte[.gz], ...); nothing is downloaded")
+        data = make_dataset(args.dataset, n_samples=args.samples, seed=args.seed, path=args.data_dir)
+    else:
+        data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
+                            test_fraction=args.test_fraction, seed=args.seed)
+    preset = preset_for(args.preset or args.dataset, data.n_outputs)
     if args.circuit:
         circuit = load_circuit(args.circuit)
     else:
@@ -188,10 +212,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides[key] = parse_param(specs[key], value) if key not in ("inputs", "outputs") else \
                 [int(v) for v in parse_floats(value, key)]
         circuit = generate(name, **{**base, **overrides})
-    train_cfg = TrainConfig(lr=args.lr or preset.train.lr, optimizer=args.optimizer,
+    train_cfg = TrainConfig(lr=args.lr or preset.train.lr, optimizer=args.optimizer or preset.train.optimizer,
                             batch_size=preset.train.batch_size if args.batch_size is None else args.batch_size,
-                            weight_decay=args.weight_decay, seed=args.seed)
-    solver = solver_from_args(args, default_rtol=preset.solver.rtol)
+                            weight_decay=preset.train.weight_decay if args.weight_decay is None else args.weight_decay,
+                            seed=args.seed, device=device)
+    solver = solver_from_args(args, default_rtol=preset.solver.rtol, base=preset.solver)
     model = KirchhoffNet(circuit, solver)
     trainer = Trainer(model, data, train_cfg)
     epochs = args.epochs or preset.epochs
@@ -212,7 +237,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     bar.close()
     files = save_circuit(model.to_circuit(), out / "circuit.json", extra={"training": {
         "dataset": {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
-                    "test_fraction": args.test_fraction, "seed": args.seed},
+                    "test_fraction": args.test_fraction, "seed": args.seed, "path": args.data_dir},
         "train": train_cfg.to_dict(), "solver": solver.to_dict(),
         "history": [r.to_dict() for r in trainer.history]}})
     print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
@@ -255,11 +280,14 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
     if steps < 1:
         raise UsageError(f"--steps: need at least 1, got {steps}")
     log_every = max(1, min(args.log_every, steps))
-    if args.optimizer not in ("adam", "adamw"):
-        raise UsageError(f"--optimizer: generative runs use adam or adamw, got {args.optimizer!r}")
-    config = preset.config(lr=args.lr or preset.lr, optimizer=args.optimizer, batch_size=args.batch_size or
-                           preset.batch_size, weight_decay=args.weight_decay, anneal_steps=steps, seed=args.seed,
-                           eval_size=args.eval_size, eval_every=log_every)
+    optimizer = args.optimizer or "adam"
+    if optimizer not in ("adam", "adamw"):
+        raise UsageError(f"--optimizer: generative runs use adam or adamw, got {optimizer!r}")
+    if args.data_dir or args.preset:
+        raise UsageError("--data-dir and --preset: only for the supervised image sets")
+    config = preset.config(lr=args.lr or preset.lr, optimizer=optimizer, batch_size=args.batch_size or
+                           preset.batch_size, weight_decay=args.weight_decay or 0.0, anneal_steps=steps,
+                           seed=args.seed, eval_size=args.eval_size, eval_every=log_every, device=_device(args))
     solver = solver_from_args(args, default_rtol=preset.reference_tol)
     flow = CircuitFlow(circuit, solver, trace=args.trace, seed=args.seed)
     trainer = GenerativeTrainer(flow, config)
@@ -319,9 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--task density fits it to exp(-U) for --potential U1..U4.")
     p.add_argument("--task", default="supervised", choices=TASKS,
                    help="supervised (the dataset's classification / regression, default), generate or density")
-    p.add_argument("--dataset", default="moons", choices=sorted(set(DATASETS) | set(TARGETS)),
-                   help="supervised: a dataset; --task generate: a 2-D target "
-                        f"({', '.join(sorted(TARGETS))})")
+    p.add_argument("--dataset", choices=sorted(set(DATASETS) | set(TARGETS) | set(IMAGE_SETS)),
+                   help="supervised: a dataset (default moons; mnist and fashion-mnist read --data-dir); "
+                        f"--task generate: a 2-D target ({', '.join(sorted(TARGETS))})")
+    p.add_argument("--preset", help=f"the paper's image circuits: {', '.join(sorted(IMAGE_PRESETS))} "
+                                    "(with their optimiser settings; mnist implies --dataset mnist)")
+    p.add_argument("--data-dir", help="folder with the MNIST / Fashion-MNIST IDX files (gzipped or not)")
+    p.add_argument("--device", default="auto",
+                   help=f"where to train: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto: CUDA when present)")
     p.add_argument("--potential", help=f"--task density: {', '.join(sorted(POTENTIALS))}")
     p.add_argument("--steps", type=int, help="generate/density: optimiser steps (default: a quarter of the paper's)")
     p.add_argument("--eval-size", type=int, default=2000, help="generate/density: held-out samples (default 2000)")
@@ -329,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generate/density: a CSV row with the held-out metric every N steps (default 50)")
     p.add_argument("--trace", default="exact", choices=["exact", "hutchinson"],
                    help="generate/density: Jacobian trace (default exact, O(devices))")
-    p.add_argument("--samples", type=int, default=500, help="dataset size (default 500)")
+    p.add_argument("--samples", type=int,
+                   help="dataset size (default 500; image sets: all, or a subset of this many)")
     p.add_argument("--noise", type=float, help="dataset noise (default: the set's own)")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0, help="seeds data, initialisation and batches")
@@ -340,10 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=sorted(KINDS), help="device kind for a generated circuit")
     p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd", "rmsprop"])
+    p.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"], help="default: the preset's (adam)")
     p.add_argument("--batch-size", type=int, help="0 = full batch (default: the preset's)")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--adjoint", action="store_true", help="adjoint gradients (less memory, more solver work)")
+    p.add_argument("--weight-decay", type=float, help="default: the preset's (0)")
+    p.add_argument("--adjoint", action="store_true", help="adjoint gradients (least memory, most solver work)")
+    p.add_argument("--grad", choices=["auto", "direct", "checkpoint", "adjoint"],
+                   help="how gradients are taken (default auto: direct, checkpointed past --grad-memory-gb)")
+    p.add_argument("--grad-memory-gb", type=float, help="activations kept for direct gradients (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", "-o", default="runs/latest", help="output folder (default runs/latest)")
     add_solver_flags(p)

@@ -47,10 +47,19 @@ def parse_param(spec: ParamSpec, text: str) -> Any:
         raise UsageError(f"{spec.name}: cannot read {text!r} as {spec.type if isinstance(spec.type, str) else spec.type.__name__}") from None
 
 
-def solver_from_args(args: argparse.Namespace, default_rtol: float) -> SolverConfig:
+def solver_from_args(args: argparse.Namespace, default_rtol: float, base: SolverConfig | None = None) -> SolverConfig:
+    """The solver the flags ask for; ``base`` (a preset's) supplies what they leave open."""
+    base = base or SolverConfig()
     rtol = args.rtol or default_rtol
+    grad, adjoint = getattr(args, "grad", None), getattr(args, "adjoint", False)
+    if adjoint and grad not in (None, "adjoint"):
+        raise UsageError(f"--adjoint: conflicts with --grad {grad}; give one of them")
+    grad = "adjoint" if adjoint else grad or base.grad
+    memory = getattr(args, "grad_memory_gb", None)
     return SolverConfig(method=args.method, rtol=rtol, atol=args.atol or rtol, step_size=args.step_size,
-                        adjoint=getattr(args, "adjoint", False), max_nfe=args.max_nfe)
+                        max_nfe=base.max_nfe if args.max_nfe is None else args.max_nfe,
+                        timeout_s=base.timeout_s, grad=grad,
+                        grad_memory_gb=base.grad_memory_gb if memory is None else memory)
 
 
 def add_solver_flags(p: argparse.ArgumentParser) -> None:
@@ -59,4 +68,4 @@ def add_solver_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rtol", type=float, help="relative tolerance of adaptive solvers")
     g.add_argument("--atol", type=float, help="absolute tolerance (default: rtol)")
     g.add_argument("--step-size", type=float, help="step of fixed-step solvers (default: slice / 20)")
-    g.add_argument("--max-nfe", type=int, default=20_000, help="cap on evaluations per solve (default 20000)")
+    g.add_argument("--max-nfe", type=int, help="cap on evaluations per solve (default 20000)")

@@ -325,6 +325,13 @@ class KirchhoffNet(nn.Module):
         return self._dtype
 
     @property
+    def device(self) -> torch.device:
+        """Where the parameters live; inputs are moved there."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            return t.device
+        return torch.device("cpu")
+
+    @property
     def boundaries(self) -> list[float]:
         """Slice boundary times [0, t1, ..., T]."""
         return [0.0] + np.cumsum([d.duration for d in self.slices]).tolist()
@@ -335,7 +342,7 @@ class KirchhoffNet(nn.Module):
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """Charge the input nodes to x (other nodes start at 0 V)."""
-        x = torch.as_tensor(x, dtype=self.dtype)
+        x = torch.as_tensor(x, dtype=self.dtype, device=self.device)
         if x.ndim == 1:
             x = x.unsqueeze(0)
         if x.shape[-1] != len(self.inputs):
@@ -455,7 +462,7 @@ class KirchhoffNet(nn.Module):
             local = np.unique(np.clip(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]),
                                       0.0, dyn.duration))
             local = local[np.concatenate([[True], np.diff(local) > 1e-12 * max(dyn.duration, 1.0)])]
-            sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype))
+            sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype, device=v.device))
             for j in np.flatnonzero(inside):
                 k = int(np.argmin(np.abs(local - (times_np[j] - t0))))
                 out[j, ..., : dyn.width] = sol[k]
@@ -470,26 +477,26 @@ class KirchhoffNet(nn.Module):
         for dyn in self.slices:
             v = self.resize(v, dyn.width)
             ts = np.linspace(0.0, dyn.duration, points_per_slice + 1)
-            sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype))
+            sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype, device=v.device))
             out.append((ts, sol))
             v = sol[-1]
         return out
 
     def currents(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
         """Current of every device of a slice at node voltages v, in the circuit's device order."""
-        return self.slices[slice_index].currents(torch.as_tensor(v, dtype=self.dtype))
+        return self.slices[slice_index].currents(torch.as_tensor(v, dtype=self.dtype, device=self.device))
 
     def kcl_residual(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
         """C dv/dt minus (currents in - currents out) summed device by device; ~0 when KCL holds."""
         dyn = self.slices[slice_index]
-        v = torch.as_tensor(v, dtype=self.dtype)
+        v = torch.as_tensor(v, dtype=self.dtype, device=self.device)
         s = self.circuit.slices[slice_index]
         i = dyn.currents(v)
         acc = v.new_zeros(*v.shape[:-1], dyn.width + 1)
-        acc.index_add_(-1, torch.as_tensor(s.dst), i)
-        acc.index_add_(-1, torch.as_tensor(s.src), -i)
+        acc.index_add_(-1, torch.as_tensor(s.dst, device=v.device), i)
+        acc.index_add_(-1, torch.as_tensor(s.src, device=v.device), -i)
         c = 1.0 / dyn.inv_c
-        return c * dyn(torch.tensor(0.0), v) - acc[..., 1:]
+        return c * dyn(v.new_zeros(()), v) - acc[..., 1:]
 
     def to_circuit(self) -> Circuit:
         """The circuit with the module's current (e.g. trained) parameters."""

@@ -50,7 +50,7 @@ class SolverConfig:
     max_nfe: int = 20_000
     timeout_s: float | None = 60.0
     grad: str = "auto"
-    grad_memory_gb: float = 4.0
+    grad_memory_gb: float = 1.0
 
     def __post_init__(self) -> None:
         if self.adjoint:  # the older switch; ``grad`` is the one that counts from here on
