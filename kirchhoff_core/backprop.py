@@ -58,9 +58,9 @@ class Act:
 ACTS: dict[str, Act] = {
     "tanh": Act(2.0, 2.0, -1.0, torch.sigmoid_, torch.sigmoid, _sigmoid_vjp),
     "relu": Act(1.0, 1.0, 0.0, torch.relu_, torch.relu,
-                lambda dz, z: torch.ops.aten.threshold_backward(dz, z, 0)),
+                lambda dz, z: torch.ops.aten.threshold_backward.grad_input(dz, z, 0, grad_input=dz)),
     "lrelu": Act(1.0, 1.0, 0.0, lambda u: F.leaky_relu_(u, LEAKY_SLOPE), lambda u: F.leaky_relu(u, LEAKY_SLOPE),
-                 lambda dz, z: torch.ops.aten.leaky_relu_backward(dz, z, LEAKY_SLOPE, True)),
+                 lambda dz, z: torch.ops.aten.leaky_relu_backward.grad_input(dz, z, LEAKY_SLOPE, True, grad_input=dz)),
     "identity": Act(1.0, 1.0, 0.0, lambda u: u, lambda u: u, lambda dz, z: dz),
 }
 
@@ -162,26 +162,34 @@ class DenseRate:
 
 @dataclass
 class EdgeTerm:
-    """One device kind of a node-major slice: u'_e = alpha_e v_src + beta_e v_dst + b_e, or for the
-    families that see only the drop, w_e (v_src - v_dst) + b_e (w None: the activation's gain
-    alone); the gain is folded in. ``scatter``: CSR (width x E), +scale s/C at dst, -scale s/C at
-    src; ``gather_t``: CSR (width x E) of du'/dv (the transpose of the map v -> u')."""
+    """One device kind of a node-major slice. u'_e = alpha_e v_src + beta_e v_dst + b_e (the
+    activation's gain folded in) is one weighted two-row gather per device (``pair``,
+    ``pair_w``); the currents go onto the nodes as one weighted gather per node over its devices
+    (``bags``: the devices of each node in turn, ``bag_starts``: where each node's list begins),
+    with weights +scale s/C at dst and -scale s/C at src (``scatter_w``); ``gather_t_w``: the same
+    lists weighted by du'/dv (alpha at src, beta at dst), the transpose of v -> u'. Both gathers are
+    ``F.embedding_bag`` in "sum" mode, which fuses the multiply-adds (several times faster on CPUs
+    than index_select / index_add or a CSR product)."""
 
     act: Act
-    src: Tensor
-    dst: Tensor
+    pair: Tensor  # (2E,): src, dst of device 0, src, dst of device 1, ...
+    pair_starts: Tensor  # (E,): 0, 2, 4, ...
+    pair_w: Tensor  # (2E,): du'/dv_src, du'/dv_dst per device, interleaved alike
+    drop_w: Tensor  # (2E,): -1, +1, ...: the adjoint of I from the adjoint at the nodes
     alpha: Tensor | None
     beta: Tensor | None
     w: Tensor | None
     b: Tensor | None
     s: Tensor | None
-    scatter: Tensor
-    gather_t: Tensor
+    bags: Tensor
+    bag_starts: Tensor
+    scatter_w: Tensor
+    gather_t_w: Tensor
     bias: Tensor | None  # (width, 1): the shift's constant current per node
 
 
 class EdgeRate:
-    """dv/dt of a wide slice, node-major (width, batch): gathers move whole rows of the batch."""
+    """dv/dt of a wide slice, node-major (width, batch): every gather moves whole rows of the batch."""
 
     def __init__(self, terms: Sequence[EdgeTerm], width: int, inv_c: Tensor):
         self.terms = list(terms)
@@ -189,26 +197,23 @@ class EdgeRate:
         self.inv_c = inv_c.unsqueeze(1)
 
     @staticmethod
-    def _linear(term: EdgeTerm, vf: Tensor) -> Tensor:
-        vs = vf.index_select(0, term.src)
-        vd = vf.index_select(0, term.dst)
-        if term.alpha is None:
-            u = vs.sub_(vd)
-            if term.w is not None:
-                u.mul_(term.w.unsqueeze(1))
-            elif term.act.gain != 1.0:
-                u.mul_(term.act.gain)
-        else:
-            u = vs.mul_(term.alpha.unsqueeze(1)).addcmul_(vd, term.beta.unsqueeze(1))
-        return u if term.b is None else u.add_(term.b.unsqueeze(1))
+    def _to_nodes(term: EdgeTerm, x: Tensor, weights: Tensor) -> Tensor:
+        return F.embedding_bag(term.bags, x, term.bag_starts, mode="sum", per_sample_weights=weights)
+
+    @staticmethod
+    def _to_devices(term: EdgeTerm, x: Tensor, weights: Tensor) -> Tensor:
+        return F.embedding_bag(term.pair, x, term.pair_starts, mode="sum", per_sample_weights=weights)
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
         vf = F.pad(v, (0, 0, 1, 0))  # ground row
         out, saved = None, []
         with torch.no_grad():
             for term in self.terms:
-                z = term.act.core_(self._linear(term, vf))
-                part = torch.sparse.mm(term.scatter, z)
+                u = self._to_devices(term, vf, term.pair_w)
+                if term.b is not None:
+                    u.add_(term.b.unsqueeze(1))
+                z = term.act.core_(u)
+                part = self._to_nodes(term, z, term.scatter_w)
                 if term.bias is not None:
                     part.add_(term.bias)
                 out = part if out is None else out.add_(part)
@@ -223,20 +228,20 @@ class EdgeRate:
         vf = None
         dv = None
         for j, (term, z) in enumerate(zip(self.terms, saved)):
-            di = gc.index_select(0, term.dst).sub_(gc.index_select(0, term.src))  # adjoint of I
+            di = self._to_devices(term, gc, term.drop_w)
             du = term.act.vjp(_current_vjp(term.act, term.s, di, z, 1, grads, 5 * j + 4), z)
             if _needs(term.b):
                 _add(grads, 5 * j + 3, du.sum(1))
             if _needs(term.alpha) or _needs(term.beta) or _needs(term.w):
                 vf = F.pad(v, (0, 0, 1, 0)) if vf is None else vf
-                vs, vd = vf.index_select(0, term.src), vf.index_select(0, term.dst)
+                vs, vd = vf.index_select(0, term.pair[0::2]), vf.index_select(0, term.pair[1::2])
                 if _needs(term.w):
                     _add(grads, 5 * j + 2, torch.linalg.vecdot(du, vs.sub_(vd), dim=1))
                 if _needs(term.alpha):
                     _add(grads, 5 * j, torch.linalg.vecdot(du, vs, dim=1))
                 if _needs(term.beta):
                     _add(grads, 5 * j + 1, torch.linalg.vecdot(du, vd, dim=1))
-            part = torch.sparse.mm(term.gather_t, du)
+            part = self._to_nodes(term, du, term.gather_t_w)
             dv = part if dv is None else dv.add_(part)
         return torch.zeros_like(g) if dv is None else dv
 

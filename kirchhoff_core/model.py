@@ -120,7 +120,7 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
         self._frozen: backprop.DenseRate | None = None
-        self._patterns: dict = {}  # (kind, device) -> the static part of the node-major sparse matrices
+        self._patterns: dict = {}  # (kind, device) -> the static part of the node-major gathers
         # Every family's activation is one ``backprop`` knows, so its rates and backward pass apply.
         self.lean = all(_linear_form(k, self.params[k][:0], (self.params[k][:0, 0],) * 2)[0] in _ACT_NAMES
                         for k in self.kinds)
@@ -161,49 +161,54 @@ class SliceDynamics(GuardedDynamics, nn.Module):
             off += n_k
         return backprop.DenseRate(terms, self.width)
 
-    def _csr_pattern(self, k: str, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """Rows (nodes, ground dropped) and columns (devices) of a kind's entries at dst then src,
-        as CSR index arrays, with the permutation that sorts [dst entries, src entries] into them."""
+    def _bag_pattern(self, k: str, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """The static half of a kind's node-major gathers on ``device``: (pair: src, dst of every
+        device interleaved; pair_starts; drop weights -1, +1, ...; bags: device indices node by
+        node (ground dropped), entries at dst then at src, ordered by node then device;
+        bag_starts; ``take``: the entries of [values at dst (E), values at src (E)] in bag order)."""
         key = (k, str(device))
         if key not in self._patterns:
             src, dst = self._buf("src", k).to(device), self._buf("dst", k).to(device)
             e = torch.arange(len(src), device=device)
             rows = torch.cat([dst[dst > 0], src[src > 0]]) - 1
-            cols = torch.cat([e[dst > 0], e[src > 0]])
-            perm = torch.argsort(rows * max(len(src), 1) + cols, stable=True)
-            crow = F.pad(torch.bincount(rows, minlength=self.width).cumsum(0), (1, 0))
-            self._patterns[key] = (crow, cols[perm], perm, dst > 0, src > 0)
+            perm = torch.argsort(rows * max(len(src), 1) + torch.cat([e[dst > 0], e[src > 0]]), stable=True)
+            starts = F.pad(torch.bincount(rows, minlength=self.width).cumsum(0)[:-1], (1, 0))
+            bags = torch.cat([e[dst > 0], e[src > 0]])[perm]
+            take = torch.cat([e[dst > 0], len(src) + e[src > 0]])[perm]
+            drop = torch.tensor([-1.0, 1.0], dtype=self.inv_c.dtype, device=device).repeat(len(src))
+            self._patterns[key] = (torch.stack([src, dst], 1).reshape(-1), e * 2, drop, bags, starts, take)
         return self._patterns[key]
 
-    def _sparse(self, k: str, at_dst: torch.Tensor, at_src: torch.Tensor) -> torch.Tensor:
-        crow, col, perm, dmask, smask = self._csr_pattern(k, at_dst.device)
-        values = torch.cat([at_dst.expand(len(dmask))[dmask], at_src.expand(len(smask))[smask]])[perm]
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore")
-            return torch.sparse_csr_tensor(crow, col, values, (self.width, len(dmask)))
-
     def edge_rate(self) -> backprop.EdgeRate:
-        """The node-major rate (gathers + one sparse scatter per kind) from the current parameters.
-        The sparse matrices carry detached values: only ``backprop``'s own backward uses them."""
+        """The node-major rate (two weighted gathers per kind, ``backprop.EdgeRate``) from the current
+        parameters; its weight tensors are detached: only ``backprop``'s own backward uses them."""
         terms = []
         ic = F.pad(self.inv_c, (1, 0))  # 0 for ground: its rows drop out
         for k in self.kinds:
             fn, alpha, beta, w, b, s = _edge_form(k, self.params[k])
             act = backprop.ACTS[_ACT_NAMES[fn]]
-            src, dst = self._buf("src", k), self._buf("dst", k)
             alpha, beta, w, b = (None if x is None else x * act.gain if act.gain != 1.0 else x
                                  for x in (alpha, beta, w, b))
+            pair, pair_starts, drop, bags, starts, take = self._bag_pattern(k, ic.device)
+            src, dst = pair[0::2], pair[1::2]
+
+            def at_nodes(at_dst: torch.Tensor, at_src: torch.Tensor) -> torch.Tensor:
+                return torch.cat([at_dst.expand(len(src)), at_src.expand(len(src))]).index_select(0, take)
+
             with torch.no_grad():
                 q = ic.new_ones(len(src)) if s is None else s.detach()
-                scatter = self._sparse(k, act.scale * q * ic[dst], -act.scale * q * ic[src])
+                scatter_w = at_nodes(act.scale * q * ic[dst], -act.scale * q * ic[src])
                 bias = None if act.shift == 0.0 else \
                     (ic.new_zeros(len(ic)).index_add_(0, dst, q).index_add_(0, src, -q) * ic * act.shift)[1:, None]
                 if alpha is None:
                     gain = ic.new_full((len(src),), act.gain) if w is None else w.detach()
-                    gather_t = self._sparse(k, -gain, gain)
+                    a_src, a_dst = gain, -gain
                 else:
-                    gather_t = self._sparse(k, beta.detach(), alpha.detach())
-            terms.append(backprop.EdgeTerm(act, src, dst, alpha, beta, w, b, s, scatter, gather_t, bias))
+                    a_src, a_dst = alpha.detach(), beta.detach()
+                pair_w = torch.stack([a_src.expand(len(src)), a_dst.expand(len(src))], 1).reshape(-1)
+                gather_t_w = at_nodes(a_dst, a_src)
+            terms.append(backprop.EdgeTerm(act, pair, pair_starts, pair_w, drop.to(ic.dtype), alpha, beta, w, b, s,
+                                           bags, starts, scatter_w, gather_t_w, bias))
         return backprop.EdgeRate(terms, self.width, self.inv_c)
 
     def lean_rate(self) -> backprop.DenseRate | backprop.EdgeRate:
