@@ -140,7 +140,10 @@ class DenseRate:
     def coefficients(self) -> list[Tensor | None]:
         return [x for t in self.terms for x in (t.W, t.b, t.s)]
 
-    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list) -> Tensor:
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None) -> Tensor:
+        """The adjoint of v from that of the rate, g; parameter gradients go into ``grads``, or,
+        when ``pending`` is given, (v, du) pairs wait there for one ``flush`` per step (one
+        product for all six stages instead of six)."""
         dv = None
         for j, (term, z) in enumerate(zip(self.terms, saved)):
             if _needs(term.s):
@@ -148,16 +151,30 @@ class DenseRate:
             else:
                 dz = F.linear(g, term.Mq)
             du = term.act.vjp(dz, z)
-            if _needs(term.b):
-                _add(grads, 3 * j + 1, du.sum(0))
-            if _needs(term.W):
-                if grads[3 * j] is None:
-                    grads[3 * j] = v.t() @ du
-                else:
-                    grads[3 * j].addmm_(v.t(), du)
+            if pending is not None:
+                pending.append((j, v, du))
+            else:
+                self._param_grads(j, v, du, grads)
             part = F.linear(du, term.W)
             dv = part if dv is None else dv.add_(part)
         return torch.zeros_like(g) if dv is None else dv
+
+    def _param_grads(self, j: int, v: Tensor, du: Tensor, grads: list) -> None:
+        term = self.terms[j]
+        if _needs(term.b):
+            _add(grads, 3 * j + 1, du.sum(0))
+        if _needs(term.W):
+            if grads[3 * j] is None:
+                grads[3 * j] = v.t() @ du
+            else:
+                grads[3 * j].addmm_(v.t(), du)
+
+    def flush(self, pending: list, grads: list) -> None:
+        for j in range(len(self.terms)):
+            items = [(v, du) for i, v, du in pending if i == j]
+            if items:
+                self._param_grads(j, torch.cat([v for v, _ in items]), torch.cat([du for _, du in items]), grads)
+        pending.clear()
 
 
 @dataclass
@@ -223,7 +240,8 @@ class EdgeRate:
     def coefficients(self) -> list[Tensor | None]:
         return [x for t in self.terms for x in (t.alpha, t.beta, t.w, t.b, t.s)]
 
-    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list) -> Tensor:
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None) -> Tensor:
+        """As ``DenseRate.vjp``; big tensors here, so the parameter gradients are taken at once."""
         gc = F.pad(g * self.inv_c, (0, 0, 1, 0))
         vf = None
         dv = None
@@ -244,6 +262,9 @@ class EdgeRate:
             part = self._to_nodes(term, du, term.gather_t_w)
             dv = part if dv is None else dv.add_(part)
         return torch.zeros_like(g) if dv is None else dv
+
+    def flush(self, pending: list, grads: list) -> None:
+        pending.clear()
 
 
 Rate = DenseRate | EdgeRate
@@ -359,6 +380,7 @@ class _Run:
         ones = like.new_ones(1, 6)
         dys = like.new_empty(6, like.numel())
         weights = integrators.A[5]  # the 5th-order solution's weights (stage 7 is FSAL, weight 0)
+        pending: list = []
         for n in range(len(self.steps) - 1, -1, -1):
             step = self.steps[n]
             h = step.h
@@ -389,7 +411,8 @@ class _Run:
                 dk = dk.view_as(lam)
                 if extra_k[i] is not None:
                     dk = dk + extra_k[i]
-                dys[i].copy_(self.rate.vjp(stages[i], saved[i], dk, grads).reshape(-1))
+                dys[i].copy_(self.rate.vjp(stages[i], saved[i], dk, grads, pending).reshape(-1))
+            self.rate.flush(pending, grads)
             dy = torch.addmm(lam_flat, ones, dys).view_as(lam)
             lam = dy if extra_y is None else dy.add_(extra_y)
         for j in self.at_start:

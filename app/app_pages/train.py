@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kirchhoff_core import analysis, editing
+from kirchhoff_core import accelerator, analysis, editing
 from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import node_role
 from kirchhoff_core.datasets import DATASETS, load_points_csv, make_dataset, points_to_dataset
@@ -535,6 +535,8 @@ def _draw_live() -> None:
     hist = trainer.history
     last = hist[-1] if hist else None
     prev = hist[-2] if len(hist) > 1 else None
+    if trainer.device.type == "cuda":  # TrainConfig's device "auto" picked the server's GPU
+        st.caption(f"Training on the server's {accelerator.describe(trainer.device)}.")
     m = st.columns(4)
     m[0].metric("Epoch", trainer.epoch)
     if last is None:
