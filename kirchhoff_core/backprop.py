@@ -122,6 +122,7 @@ class DenseRate:
     def __init__(self, terms: Sequence[DenseTerm], width: int):
         self.terms = list(terms)
         self.width = width
+        self._workspace: dict[int, Tensor] = {}
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
         flat = v if v.dim() == 2 else v.reshape(-1, self.width)
@@ -140,10 +141,11 @@ class DenseRate:
     def coefficients(self) -> list[Tensor | None]:
         return [x for t in self.terms for x in (t.W, t.b, t.s)]
 
-    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None) -> Tensor:
-        """The adjoint of v from that of the rate, g; parameter gradients go into ``grads``, or,
-        when ``pending`` is given, (v, du) pairs wait there for one ``flush`` per step (one
-        product for all six stages instead of six)."""
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None,
+            out: Tensor | None = None) -> Tensor:
+        """The adjoint of v from that of the rate, g (into ``out`` when given); parameter gradients
+        go into ``grads``, or, when ``pending`` is given, (v, du) pairs wait there for one
+        ``flush`` per step (one product for all six stages instead of six)."""
         dv = None
         for j, (term, z) in enumerate(zip(self.terms, saved)):
             if _needs(term.s):
@@ -155,9 +157,12 @@ class DenseRate:
                 pending.append((j, v, du))
             else:
                 self._param_grads(j, v, du, grads)
+            if out is not None and len(self.terms) == 1:
+                return torch.mm(du, term.W.t(), out=out)
             part = F.linear(du, term.W)
             dv = part if dv is None else dv.add_(part)
-        return torch.zeros_like(g) if dv is None else dv
+        dv = torch.zeros_like(g) if dv is None else dv
+        return dv if out is None else out.copy_(dv)
 
     def _param_grads(self, j: int, v: Tensor, du: Tensor, grads: list) -> None:
         term = self.terms[j]
@@ -170,10 +175,17 @@ class DenseRate:
                 grads[3 * j].addmm_(v.t(), du)
 
     def flush(self, pending: list, grads: list) -> None:
+        """The parameter gradients of the pending stages: stacked (into a buffer kept for the next
+        step: fresh allocations this size cost page faults every time) and multiplied once."""
         for j in range(len(self.terms)):
             items = [(v, du) for i, v, du in pending if i == j]
-            if items:
-                self._param_grads(j, torch.cat([v for v, _ in items]), torch.cat([du for _, du in items]), grads)
+            if not items:
+                continue
+            rows = sum(len(du) for _, du in items)
+            ws = self._workspace.get(j)
+            if ws is None or ws.shape[0] != rows:
+                ws = self._workspace[j] = items[0][1].new_empty(rows, items[0][1].shape[1])
+            self._param_grads(j, torch.cat([v for v, _ in items]), torch.cat([du for _, du in items], out=ws), grads)
         pending.clear()
 
 
@@ -240,7 +252,8 @@ class EdgeRate:
     def coefficients(self) -> list[Tensor | None]:
         return [x for t in self.terms for x in (t.alpha, t.beta, t.w, t.b, t.s)]
 
-    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None) -> Tensor:
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None,
+            out: Tensor | None = None) -> Tensor:
         """As ``DenseRate.vjp``; big tensors here, so the parameter gradients are taken at once."""
         gc = F.pad(g * self.inv_c, (0, 0, 1, 0))
         vf = None
@@ -261,7 +274,8 @@ class EdgeRate:
                     _add(grads, 5 * j + 1, torch.linalg.vecdot(du, vd, dim=1))
             part = self._to_nodes(term, du, term.gather_t_w)
             dv = part if dv is None else dv.add_(part)
-        return torch.zeros_like(g) if dv is None else dv
+        dv = torch.zeros_like(g) if dv is None else dv
+        return dv if out is None else out.copy_(dv)
 
     def flush(self, pending: list, grads: list) -> None:
         pending.clear()
@@ -290,6 +304,7 @@ class _Step:
     outputs: list[tuple[int, float | None]] = field(default_factory=list)  # (time index, fraction or None: y1)
 
 
+_B = integrators.A[5]  # the 5th-order solution's weights (stage 7 is FSAL, weight 0)
 # Column i of the stage matrix below the diagonal: stage m > i takes A[m-1][i] k_i.
 _A_COLUMNS = tuple(tuple(integrators.A[m - 1][i] if m > i else 0.0 for m in range(6)) for i in range(6))
 
@@ -375,18 +390,15 @@ class _Run:
         coefs = self.rate.coefficients()
         grads: list = [None] * len(coefs)
         lam = torch.zeros_like(grad_out[0])
-        like = lam.reshape(-1)
-        a_cols = like.new_tensor(_A_COLUMNS)
-        ones = like.new_ones(1, 6)
-        dys = like.new_empty(6, like.numel())
-        weights = integrators.A[5]  # the 5th-order solution's weights (stage 7 is FSAL, weight 0)
+        dys = lam.new_empty(6, lam.numel())  # the stage inputs' adjoints of the step at hand
+        a_cols = lam.new_tensor(_A_COLUMNS)
+        views = ([a_cols[i: i + 1, i + 1:] for i in range(5)], [dys[i + 1:] for i in range(5)], list(dys),
+                 lam.new_ones(1, 6), dys)
         pending: list = []
         for n in range(len(self.steps) - 1, -1, -1):
             step = self.steps[n]
-            h = step.h
-            extra_k = [None] * 7
-            extra_y = None
-            for j, frac in step.outputs:
+            extra_k, extra_y = [None] * 7, None
+            for j, frac in step.outputs:  # requested times inside or at the end of this step
                 if frac is None:
                     lam = lam + grad_out[j]
                     continue
@@ -395,26 +407,16 @@ class _Run:
                 extra_y = grad_out[j] * wy0 if extra_y is None else extra_y.add_(grad_out[j], alpha=wy0)
                 for i, w in enumerate(wk):
                     if w != 0.0:
-                        extra_k[i] = grad_out[j] * (h * w) if extra_k[i] is None else \
-                            extra_k[i].add_(grad_out[j], alpha=h * w)
+                        extra_k[i] = grad_out[j] * (step.h * w) if extra_k[i] is None else \
+                            extra_k[i].add_(grad_out[j], alpha=step.h * w)
             if extra_k[6] is not None:  # k7 = f(y1): the next step's first stage
                 nxt = self.steps[n + 1] if n + 1 < len(self.steps) else None
                 kept = nxt.saved[0] if nxt is not None and nxt.saved is not None else None
                 lam = lam + self._rate_vjp(step.y1, kept, extra_k[6], grads)
-            stages, saved = (step.stages, step.saved) if step.stages is not None else self._stages(step.y, h)
-            lam_flat = lam.reshape(1, -1)
-            for i in range(5, -1, -1):
-                if i == 5:
-                    dk = lam_flat * (h * weights[5])
-                else:
-                    dk = torch.addmm(lam_flat, a_cols[i: i + 1, i + 1:], dys[i + 1:], beta=h * weights[i], alpha=h)
-                dk = dk.view_as(lam)
-                if extra_k[i] is not None:
-                    dk = dk + extra_k[i]
-                dys[i].copy_(self.rate.vjp(stages[i], saved[i], dk, grads, pending).reshape(-1))
-            self.rate.flush(pending, grads)
-            dy = torch.addmm(lam_flat, ones, dys).view_as(lam)
-            lam = dy if extra_y is None else dy.add_(extra_y)
+            stages, saved = (step.stages, step.saved) if step.stages is not None else self._stages(step.y, step.h)
+            lam = self._step_adjoint(lam, step.h, stages, saved, grads, pending, extra_k, views)
+            if extra_y is not None:
+                lam.add_(extra_y)
         for j in self.at_start:
             lam = lam + grad_out[j]
         out = []  # one per coefficient that exists (the inputs of _LeanSolve)
@@ -422,6 +424,25 @@ class _Run:
             if c is not None:
                 out.append(None if not c.requires_grad else torch.zeros_like(c) if g is None else g.reshape(c.shape))
         return lam, out
+
+    def _step_adjoint(self, lam: Tensor, h: float, stages: list, saved: list, grads: list, pending: list,
+                      extra_k: list, views: tuple) -> Tensor:
+        """The adjoint of a step's start from that of its end, lam: stage by stage backwards, dk_i =
+        h b_i lam + h sum_{m > i} A[m][i] dY_m, dY_i = vjp(dk_i); dy = lam + sum_i dY_i."""
+        a_rows, tails, rows, ones, dys = views
+        shape = lam.shape if isinstance(self.rate, EdgeRate) else lam.reshape(-1, self.rate.width).shape
+        lam_flat = lam.reshape(1, -1)
+        for i in range(5, -1, -1):
+            if i == 5:
+                dk = lam_flat * (h * _B[5])
+            else:
+                dk = torch.addmm(lam_flat, a_rows[i], tails[i], beta=h * _B[i], alpha=h)
+            dk = dk.view(lam.shape)
+            if extra_k[i] is not None:
+                dk = dk + extra_k[i]
+            self.rate.vjp(stages[i], saved[i], dk, grads, pending, out=rows[i].view(shape))
+        self.rate.flush(pending, grads)
+        return torch.addmm(lam_flat, ones, dys).view(lam.shape)
 
 
 class _LeanSolve(torch.autograd.Function):

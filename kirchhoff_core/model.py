@@ -318,6 +318,7 @@ class KirchhoffNet(nn.Module):
         self.inputs = list(circuit.inputs)
         self.outputs = list(circuit.outputs)
         self._dtype = dtype
+        self._boundaries = tuple([0.0] + np.cumsum([d.duration for d in self.slices]).tolist())
         self.to(dtype)
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -339,7 +340,7 @@ class KirchhoffNet(nn.Module):
     @property
     def boundaries(self) -> list[float]:
         """Slice boundary times [0, t1, ..., T]."""
-        return [0.0] + np.cumsum([d.duration for d in self.slices]).tolist()
+        return list(self._boundaries)
 
     @property
     def t_end(self) -> float:
