@@ -39,7 +39,7 @@ Tensor = torch.Tensor
 # --- activations ------------------------------------------------------------------------------------
 
 def _sigmoid_vjp(dz: Tensor, z: Tensor) -> Tensor:
-    return dz.mul_(torch.addcmul(z, z, z, value=-1))
+    return torch.ops.aten.sigmoid_backward.grad_input(dz, z, grad_input=dz)  # dz z (1 - z), in place
 
 
 @dataclass(frozen=True)
@@ -392,8 +392,9 @@ class _Run:
         lam = torch.zeros_like(grad_out[0])
         dys = lam.new_empty(6, lam.numel())  # the stage inputs' adjoints of the step at hand
         a_cols = lam.new_tensor(_A_COLUMNS)
-        views = ([a_cols[i: i + 1, i + 1:] for i in range(5)], [dys[i + 1:] for i in range(5)], list(dys),
-                 lam.new_ones(1, 6), dys)
+        shape = lam.shape if isinstance(self.rate, EdgeRate) else lam.reshape(-1, self.rate.width).shape
+        views = ([a_cols[i: i + 1, i + 1:] for i in range(5)], [dys[i + 1:] for i in range(5)],
+                 [row.view(shape) for row in dys], lam.new_ones(1, 6), dys)
         pending: list = []
         for n in range(len(self.steps) - 1, -1, -1):
             step = self.steps[n]
@@ -430,7 +431,6 @@ class _Run:
         """The adjoint of a step's start from that of its end, lam: stage by stage backwards, dk_i =
         h b_i lam + h sum_{m > i} A[m][i] dY_m, dY_i = vjp(dk_i); dy = lam + sum_i dY_i."""
         a_rows, tails, rows, ones, dys = views
-        shape = lam.shape if isinstance(self.rate, EdgeRate) else lam.reshape(-1, self.rate.width).shape
         lam_flat = lam.reshape(1, -1)
         for i in range(5, -1, -1):
             if i == 5:
@@ -440,7 +440,7 @@ class _Run:
             dk = dk.view(lam.shape)
             if extra_k[i] is not None:
                 dk = dk + extra_k[i]
-            self.rate.vjp(stages[i], saved[i], dk, grads, pending, out=rows[i].view(shape))
+            self.rate.vjp(stages[i], saved[i], dk, grads, pending, out=rows[i])
         self.rate.flush(pending, grads)
         return torch.addmm(lam_flat, ones, dys).view(lam.shape)
 
