@@ -23,8 +23,9 @@ stages in the backward pass ("checkpointing": memory of one step, about a third 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,10 @@ from .devices import LEAKY_SLOPE
 from .solvers import SolverStats
 
 Tensor = torch.Tensor
+# Below this many batch x device values per evaluation a solve runs on one CPU thread: its matrix
+# products are so small that handing them to a second thread costs more than it saves (tens of
+# microseconds each on a busy 2-core machine, hundreds when the other core is taken).
+SERIAL_WORK = 2 ** 17
 
 
 # --- activations ------------------------------------------------------------------------------------
@@ -122,6 +127,7 @@ class DenseRate:
     def __init__(self, terms: Sequence[DenseTerm], width: int):
         self.terms = list(terms)
         self.width = width
+        self.devices = sum(t.W.shape[1] for t in self.terms)
         self._workspace: dict[int, Tensor] = {}
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
@@ -223,6 +229,7 @@ class EdgeRate:
     def __init__(self, terms: Sequence[EdgeTerm], width: int, inv_c: Tensor):
         self.terms = list(terms)
         self.width = width
+        self.devices = sum(len(t.pair_starts) for t in self.terms)
         self.inv_c = inv_c.unsqueeze(1)
 
     @staticmethod
@@ -445,17 +452,34 @@ class _Run:
         return torch.addmm(lam_flat, ones, dys).view(lam.shape)
 
 
+@contextmanager
+def _threads(y: Tensor, rate: Rate) -> Iterator[None]:
+    """One intra-op thread for small CPU solves (``SERIAL_WORK``), the caller's setting otherwise."""
+    batch = y.numel() // max(rate.width, 1)
+    before = torch.get_num_threads()
+    serial = y.device.type == "cpu" and before > 1 and batch * rate.devices < SERIAL_WORK
+    if serial:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if serial:
+            torch.set_num_threads(before)
+
+
 class _LeanSolve(torch.autograd.Function):
     """The whole slice solve as one autograd node; backward is ``_Run.backward``."""
 
     @staticmethod
     def forward(ctx, run: _Run, y0: Tensor, *coefs: Tensor) -> Tensor:
         ctx.run = run
-        return run.forward(y0, record=True)
+        with _threads(y0, run.rate):
+            return run.forward(y0, record=True)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        dy0, dcoefs = ctx.run.backward(grad_out)
+        with _threads(grad_out, ctx.run.rate):
+            dy0, dcoefs = ctx.run.backward(grad_out)
         return (None, dy0, *dcoefs)
 
 
@@ -469,6 +493,6 @@ def solve(rate: Rate, y0: Tensor, times: Sequence[float], rtol: float, atol: flo
     coefs = [c for c in rate.coefficients() if c is not None]
     run = _Run(rate, times, rtol, atol, stats, where, tick, budget)
     if not (torch.is_grad_enabled() and (y0.requires_grad or any(c.requires_grad for c in coefs))):
-        with torch.no_grad():
+        with torch.no_grad(), _threads(y0, rate):
             return run.forward(y0, record=False)
     return _LeanSolve.apply(run, y0, *coefs)
