@@ -52,13 +52,17 @@ C_MID = (6025192743 / 30085553152 / 2, 0.0, 51252292925 / 65400821598 / 2, -2691
 SAFETY, IFACTOR, DFACTOR, ORDER = 0.9, 10.0, 0.2, 5
 
 
-def _combine(base: torch.Tensor, weights: Sequence[float], ks: Sequence[torch.Tensor]) -> torch.Tensor:
-    """base + sum_j weights[j] * ks[j], skipping zero weights; one fused op per term."""
-    out = base
+def _combine(base: torch.Tensor | None, weights: Sequence[float], ks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """base + sum_j weights[j] * ks[j] (base None: 0), skipping zero weights; one fused op per
+    term, in place after the first (the same sums, without an allocation each)."""
+    out = None
     for w, k in zip(weights, ks):
         if w != 0.0:
-            out = torch.add(out, k, alpha=w)
-    return out
+            if out is None:
+                out = torch.mul(k, w) if base is None else torch.add(base, k, alpha=w)
+            else:
+                out.add_(k, alpha=w)
+    return (torch.zeros_like(ks[0]) if base is None else base) if out is None else out
 
 
 def _rms(x: torch.Tensor) -> float:
@@ -143,7 +147,7 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
             ks.append(f(t + C[i + 1] * h, yi))
         y1 = yi  # the last stage is evaluated at the 5th-order solution (FSAL)
         with torch.no_grad():
-            err = _combine(torch.zeros_like(y), [h * e for e in E], ks)
+            err = _combine(None, [h * e for e in E], ks)
             tol = torch.maximum(y.abs(), y1.abs()).mul_(rtol).add_(atol)
             ratio = norm(err.div_(tol))
         if not math.isfinite(ratio):
