@@ -70,10 +70,6 @@ ACTS: dict[str, Act] = {
 }
 
 
-def _scaled(x: Tensor | None, gain: float) -> Tensor | None:
-    return x if x is None or gain == 1.0 else x * gain
-
-
 def _add(grads: list, i: int, value: Tensor) -> None:
     grads[i] = value if grads[i] is None else grads[i].add_(value)
 
@@ -99,9 +95,10 @@ def _current_vjp(act: Act, s: Tensor | None, di: Tensor, z: Tensor, dim: int, gr
 
 @dataclass
 class DenseTerm:
-    """One device kind of a dense slice, u' = v W' + b' (W': width x E, the activation's gain
-    folded in), rate += core(u') @ Mq + bias with Mq = diag(scale s) M (M: the kind's rows of the
-    incidence divided by C, E x width) and bias = shift * colsum(diag(s) M)."""
+    """One device kind of a dense slice, u = v W + b (W: width x E) and u' = gain u, rate +=
+    core(u') @ Mq + bias with Mq = diag(scale s) M (M: the kind's rows of the incidence divided
+    by C, E x width) and bias = shift * colsum(diag(s) M). ``scatter(M, s)`` builds the last three
+    (constant when the family has no s, so the model keeps them between solves)."""
 
     act: Act
     W: Tensor
@@ -112,12 +109,11 @@ class DenseTerm:
     Mqt: Tensor
     bias: Tensor | None
 
-    @classmethod
-    def build(cls, act: Act, W: Tensor, b: Tensor | None, s: Tensor | None, M: Tensor) -> "DenseTerm":
+    @staticmethod
+    def scatter(act: Act, M: Tensor, s: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
         ms = M if s is None else M * s.unsqueeze(1)
         mq = ms if act.scale == 1.0 else ms * act.scale
-        bias = None if act.shift == 0.0 else ms.sum(0) * act.shift
-        return cls(act, _scaled(W, act.gain), _scaled(b, act.gain), s, M, mq, mq.t().contiguous(), bias)
+        return mq, mq.t().contiguous(), None if act.shift == 0.0 else ms.sum(0) * act.shift
 
 
 class DenseRate:
@@ -135,7 +131,12 @@ class DenseRate:
         inplace = not torch.is_grad_enabled()
         out, saved = None, []
         for term in self.terms:
-            u = flat @ term.W if term.b is None else torch.addmm(term.b, flat, term.W)
+            g = term.act.gain
+            if term.b is not None:
+                u = torch.addmm(term.b, flat, term.W, beta=g, alpha=g)
+            else:
+                u = flat @ term.W
+                u = u if g == 1.0 else u.mul_(g) if inplace else u * g
             z = term.act.core_(u) if inplace else term.act.core(u)
             part = F.linear(z, term.Mqt, term.bias)
             out = part if out is None else out + part
@@ -163,22 +164,27 @@ class DenseRate:
                 pending.append((j, v, du))
             else:
                 self._param_grads(j, v, du, grads)
+            gain = term.act.gain
             if out is not None and len(self.terms) == 1:
-                return torch.mm(du, term.W.t(), out=out)
+                return torch.addmm(out, du, term.W.t(), beta=0.0, alpha=gain, out=out)
             part = F.linear(du, term.W)
+            part = part if gain == 1.0 else part.mul_(gain)
             dv = part if dv is None else dv.add_(part)
         dv = torch.zeros_like(g) if dv is None else dv
         return dv if out is None else out.copy_(dv)
 
     def _param_grads(self, j: int, v: Tensor, du: Tensor, grads: list) -> None:
+        """du is the adjoint of u' = gain (v W + b)."""
         term = self.terms[j]
+        gain = term.act.gain
         if _needs(term.b):
-            _add(grads, 3 * j + 1, du.sum(0))
+            db = du.sum(0)
+            _add(grads, 3 * j + 1, db if gain == 1.0 else db.mul_(gain))
         if _needs(term.W):
             if grads[3 * j] is None:
-                grads[3 * j] = v.t() @ du
+                grads[3 * j] = torch.mm(v.t(), du) if gain == 1.0 else torch.mm(v.t(), du).mul_(gain)
             else:
-                grads[3 * j].addmm_(v.t(), du)
+                grads[3 * j].addmm_(v.t(), du, alpha=gain)
 
     def flush(self, pending: list, grads: list) -> None:
         """The parameter gradients of the pending stages: stacked (into a buffer kept for the next

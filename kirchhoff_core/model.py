@@ -120,7 +120,7 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
         self._frozen: backprop.DenseRate | None = None
-        self._patterns: dict = {}  # (kind, device) -> the static part of the node-major gathers
+        self._patterns: dict = {}  # per kind and device: the parts of the fast rates that never change
         # Every family's activation is one ``backprop`` knows, so its rates and backward pass apply.
         self.lean = all(_linear_form(k, self.params[k][:0], (self.params[k][:0, 0],) * 2)[0] in _ACT_NAMES
                         for k in self.kinds)
@@ -153,12 +153,20 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         return [_linear_form(k, self.params[k], self._selectors(k)) for k in self.kinds]
 
     def dense_rate(self) -> backprop.DenseRate:
-        """The dense rate, matrices built from the current parameters (keeps the autograd graph)."""
+        """The dense rate, matrices built from the current parameters (keeps the autograd graph);
+        the scatter matrices of families without a learned scale are kept between solves."""
         terms, off = [], 0
-        for act, w, b, s in self._dense_terms():
-            n_k = w.shape[1]
-            terms.append(backprop.DenseTerm.build(backprop.ACTS[_ACT_NAMES[act]], w, b, s, self.inc[off: off + n_k]))
-            off += n_k
+        for k, (fn, w, b, s) in zip(self.kinds, self._dense_terms()):
+            act, m = backprop.ACTS[_ACT_NAMES[fn]], self.inc[off: off + w.shape[1]]
+            off += w.shape[1]
+            if s is None:
+                key = (k, id(self.inc), self.inc.data_ptr())
+                if key not in self._patterns:
+                    self._patterns[key] = backprop.DenseTerm.scatter(act, m, None)
+                scatter = self._patterns[key]
+            else:
+                scatter = backprop.DenseTerm.scatter(act, m, s)
+            terms.append(backprop.DenseTerm(act, w, b, s, m, *scatter))
         return backprop.DenseRate(terms, self.width)
 
     def _bag_pattern(self, k: str, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -356,7 +364,10 @@ class KirchhoffNet(nn.Module):
                              f"{self.inputs}), got {x.shape[-1]}")
         if not torch.isfinite(x).all():
             raise ValueError("inputs: contain NaN or infinity; give finite voltages")
-        v = x.new_zeros(*x.shape[:-1], self.slices[0].width)
+        width = self.slices[0].width
+        if self.inputs == list(range(1, len(self.inputs) + 1)):  # nodes 1..k: pad with zeros
+            return F.pad(x, (0, width - x.shape[-1]))
+        v = x.new_zeros(*x.shape[:-1], width)
         v[..., [n - 1 for n in self.inputs]] = x
         return v
 
@@ -368,6 +379,9 @@ class KirchhoffNet(nn.Module):
     def _guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:
         dyn.guard = WorkGuard(self.solver, self.stats, where)
         try:
+            if self.solver.method == "dopri5":
+                yield
+                return
             with warnings.catch_warnings():  # fixed-step solvers ignore the step callbacks; that is fine
                 warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
                 yield
