@@ -460,7 +460,10 @@ class KirchhoffNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Read-out voltages v(T) at the output nodes, shape (batch, n_outputs)."""
-        return self.final_state(x)[..., [n - 1 for n in self.outputs]]
+        v, first = self.final_state(x), self.outputs[0]
+        if self.outputs == list(range(first, first + len(self.outputs))):  # consecutive nodes: a view
+            return v[..., first - 1: first - 1 + len(self.outputs)]
+        return v[..., [n - 1 for n in self.outputs]]
 
     def trajectory(self, x: torch.Tensor, times: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """Voltages of nodes 1..max_width at ``times`` across slices: (len(times), batch, max_width).

@@ -155,7 +155,10 @@ class Trainer:
 
     def _make_optimizer(self) -> None:
         cls = OPTIMIZERS[self.config.optimizer]
-        self.optimizer = cls(self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        # Adam's fused kernel: one operation per parameter tensor instead of a dozen (a few percent of
+        # a playground step); same update rule.
+        fused = {"fused": True} if self.config.optimizer in ("adam", "adamw") else {}
+        self.optimizer = cls(self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay, **fused)
 
     def set_lr(self, lr: float) -> None:
         """Change the learning rate between epochs without resetting anything."""
