@@ -37,7 +37,7 @@ from .solvers import SolverStats
 Tensor = torch.Tensor
 # Below this many batch x device values per evaluation a solve runs on one CPU thread: its matrix
 # products are so small that handing them to a second thread costs more than it saves (tens of
-# microseconds each on a busy 2-core machine, hundreds when the other core is taken).
+# microseconds each on a quiet 2-core machine, hundreds when the other core is taken).
 SERIAL_WORK = 2 ** 17
 
 
@@ -459,11 +459,13 @@ class _Run:
 
 
 @contextmanager
-def _threads(y: Tensor, rate: Rate) -> Iterator[None]:
-    """One intra-op thread for small CPU solves (``SERIAL_WORK``), the caller's setting otherwise."""
-    batch = y.numel() // max(rate.width, 1)
+def one_thread_if_small(work: int, device: torch.device) -> Iterator[None]:
+    """One intra-op thread while a CPU job of ``work`` batch x device values (under SERIAL_WORK)
+    runs, the caller's setting otherwise and after. Small operations that enter a parallel region
+    wait for the second thread: tens of microseconds each on a quiet 2-core machine, milliseconds
+    when the other core is busy (a 32 x 2 log-softmax took 6 ms)."""
     before = torch.get_num_threads()
-    serial = y.device.type == "cpu" and before > 1 and batch * rate.devices < SERIAL_WORK
+    serial = device.type == "cpu" and before > 1 and work < SERIAL_WORK
     if serial:
         torch.set_num_threads(1)
     try:
@@ -471,6 +473,10 @@ def _threads(y: Tensor, rate: Rate) -> Iterator[None]:
     finally:
         if serial:
             torch.set_num_threads(before)
+
+
+def _threads(y: Tensor, rate: Rate):
+    return one_thread_if_small(y.numel() // max(rate.width, 1) * rate.devices, y.device)
 
 
 class _LeanSolve(torch.autograd.Function):

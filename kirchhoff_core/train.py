@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .accelerator import check_device, resolve_device
+from .backprop import one_thread_if_small
 from .datasets import Dataset
 from .model import KirchhoffNet
 
@@ -195,7 +196,14 @@ class Trainer:
                     p.copy_(n)
 
     def step(self) -> EpochRecord:
-        """One epoch of minibatch training; raises SolverError if the circuit blows up."""
+        """One epoch of minibatch training; raises SolverError if the circuit blows up. A small
+        model trains on one CPU thread (``backprop.one_thread_if_small``)."""
+        devices = max((s.num_devices for s in self.model.circuit.slices), default=0)
+        work = (self.config.batch_size or len(self.x_train)) * devices
+        with one_thread_if_small(work, self.device):
+            return self._epoch()
+
+    def _epoch(self) -> EpochRecord:
         start = time.perf_counter()
         self.model.train()
         n = len(self.x_train)
