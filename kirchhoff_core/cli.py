@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .accelerator import DEVICE_CHOICES, check_device, describe, resolve_device
 from .chip import ChipConfig, monte_carlo, robustness_curve, sweep_config
 from .chip import energy as chip_energy
 from .circuit import CircuitError

@@ -329,7 +329,7 @@ def test_generate_argument_errors(name, kwargs, words):
 @pytest.mark.parametrize("name, kwargs", [
     ("fully_connected", {"num_nodes": 2000, "repeats": (100, 100)}),
     ("neighbour", {"channels": 16, "width": 256, "height": 256, "k": 16}),
-    ("mixed", {"channels": 1, "width": 28, "height": 28, "k": 4, "projection": 50, "num_slices": 14}),
+    ("mixed", {"channels": 1, "width": 28, "height": 28, "k": 4, "projection": 50, "num_slices": 40}),
     ("layered", {"layer_sizes": [500, 500, 500, 500], "repeats": (100, 100)}),
     ("random_graph", {"num_nodes": 2000, "p": 1.0, "repeats": (100, 100)}),
 ])

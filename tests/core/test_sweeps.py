@@ -325,7 +325,8 @@ def test_the_download_holds_table_curves_records_and_circuits(tmp_path):
 
 
 def test_a_background_serial_sweep_is_interrupted_without_waiting(tmp_path):
-    spec = SweepSpec(space=space("num_nodes=3,4,5,6"), search="grid", epochs=3, samples=60, early_stopping="none",
+    # Trials long enough (tens of epochs) that the Ctrl-C lands while trials remain, not as the driver exits.
+    spec = SweepSpec(space=space("num_nodes=3,4,5,6"), search="grid", epochs=40, samples=200, early_stopping="none",
                      chips=0)
     with pytest.raises(SweepError, match="serial"):
         SweepProcess.start(spec.replace(early_stopping="asha"), tmp_path / "asha", serial=True)
