@@ -357,7 +357,9 @@ class KirchhoffNet(nn.Module):
         return resize_state(v, width, self.circuit.resize)
 
     @contextmanager
-    def _guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:
+    def guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:
+        """Every evaluation of ``dyn`` inside counts against ``max_nfe``, the time-out and the enclosing
+        work budget; a solver's own failure becomes a SolverError naming ``where``."""
         dyn.guard = WorkGuard(self.solver, self.stats, where)
         try:
             if self.solver.method == "dopri5":
@@ -407,23 +409,23 @@ class KirchhoffNet(nn.Module):
             # Our own lean dopri5 (kirchhoff_core.integrators), back-propagated directly.
             times = t.tolist()
             if dyn.lean:  # the fast rates, and a hand-written backward pass (kirchhoff_core.backprop)
-                with self._guarded(dyn, where):
+                with self.guarded(dyn, where):
                     out = self._lean_solve(dyn, v0, times, memory)
             elif dyn.node_major:
-                with self._guarded(dyn, where), dyn.frozen(node_major=True):
+                with self.guarded(dyn, where), dyn.frozen(node_major=True):
                     vt = v0.reshape(-1, dyn.width).t().contiguous()
                     out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where,
                                              node_axis=0)
                 out = out.transpose(1, 2).reshape(len(times), *v0.shape)
             else:
-                with self._guarded(dyn, where), dyn.frozen():
+                with self.guarded(dyn, where), dyn.frozen():
                     out = integrators.dopri5(dyn, v0, times, cfg.rtol, cfg.atol, self.stats, where)
         elif not (cfg.adjoint and torch.is_grad_enabled()):
-            with self._guarded(dyn, where), dyn.frozen():
+            with self.guarded(dyn, where), dyn.frozen():
                 out = torchdiffeq.odeint(dyn, v0, t, **kwargs)
         else:
             backward_options = {k: v for k, v in options.items() if k != "norm"}  # its state is a tuple
-            with self._guarded(dyn, where):
+            with self.guarded(dyn, where):
                 out = torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
                                                  adjoint_options=backward_options, **kwargs)
             # The adjoint's backward solve runs later, inside loss.backward(): guard it the same way.
