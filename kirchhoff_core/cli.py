@@ -33,6 +33,7 @@ from .devices import KINDS
 from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
 from .images import IMAGE_SETS
 from .io import load_circuit, save_circuit
+from .live import LiveTrainer
 from .model import KirchhoffNet
 from .outputs import prepare_output_dir, prepare_output_file
 from .presets import IMAGE_PRESETS, preset_for
@@ -254,11 +255,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         if every and rec.epoch % every == 0:
             save()  # a checkpoint: atomic, so the last good one survives a crash or Ctrl-C
 
-    with _checkpoint_note(out, lambda: trainer.epoch, "epoch", every):
-        trainer.run(epochs, callback=report)
-    bar.close()
-    files = save()
-    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+    _run_and_save(trainer, epochs, "epoch", every, report, save, bar, out)
 
 
 def _prepare_run_folder(args: argparse.Namespace) -> pathlib.Path:
@@ -271,6 +268,16 @@ def _prepare_run_folder(args: argparse.Namespace) -> pathlib.Path:
     out = prepare_output_dir(args.out, "--out")
     prepare_output_file(out / "circuit.json", "--out")
     return out
+
+
+def _run_and_save(trainer: LiveTrainer, count: int, unit: str, every: int, report: Callable, save: Callable,
+                  bar: tqdm, out: pathlib.Path) -> None:
+    """Train ``count`` epochs or steps (``report`` saves the checkpoints), then save the result."""
+    with _checkpoint_note(out, lambda: trainer.steps_done, unit, every):
+        trainer.run(count, callback=report)
+    bar.close()
+    files = save()
+    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -368,11 +375,7 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
         if every and rec.step % every == 0:
             save()  # a checkpoint: atomic, so the last good one survives a crash or Ctrl-C
 
-    with _checkpoint_note(out, lambda: trainer.steps_done, "step", every):
-        trainer.run(steps, callback=report)
-    bar.close()
-    files = save()
-    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+    _run_and_save(trainer, steps, "step", every, report, save, bar, out)
 
 
 # --- parser --------------------------------------------------------------------------------------
