@@ -151,8 +151,8 @@ def test_a_tiny_sweep_fills_the_table_and_its_best_trial_opens_in_train(tmp_path
 
 
 def test_stop_keeps_the_done_trials_and_start_resumes(tmp_path):
-    at = open_sweep(tmp_path, serial=True, epochs=5, samples=300, name="stopped", names=["num_nodes"], dims={},
-                    search="grid")  # six trials of a second or more each: Stop lands while some are left
+    at = open_sweep(tmp_path, serial=True, epochs=30, samples=300, name="stopped", names=["num_nodes"], dims={},
+                    search="grid")  # six trials of seconds each: Stop lands while some are left
     at.text_input(key="sweep_dim_num_nodes_text").set_value("3, 4, 5, 6, 7, 8").run()
     at.button(key="sweep_start").click().run()
     poll(at, lambda s: any(t.done for t in load_sweep(tmp_path / "stopped").trials))

@@ -326,8 +326,8 @@ def test_the_download_holds_table_curves_records_and_circuits(tmp_path):
 
 def test_a_background_serial_sweep_is_interrupted_without_waiting(tmp_path):
     # Trials long enough (tens of epochs) that the Ctrl-C lands while trials remain, not as the driver exits.
-    spec = SweepSpec(space=space("num_nodes=3,4,5,6"), search="grid", epochs=40, samples=200, early_stopping="none",
-                     chips=0)
+    spec = SweepSpec(space=space("num_nodes=3,4,5,6,7,8,9,10"), search="grid", epochs=40, samples=200,
+                     early_stopping="none", chips=0)
     with pytest.raises(SweepError, match="serial"):
         SweepProcess.start(spec.replace(early_stopping="asha"), tmp_path / "asha", serial=True)
     job = SweepProcess.start(spec, tmp_path / "sw", serial=True)
@@ -343,4 +343,4 @@ def test_a_background_serial_sweep_is_interrupted_without_waiting(tmp_path):
         job.stop(timeout_s=5)
     state = job.state()
     assert state.state == "interrupted" and state.status["address"] == "serial"
-    assert 1 <= sum(t.done for t in state.trials) < 4
+    assert 1 <= sum(t.done for t in state.trials) < 8

@@ -114,9 +114,12 @@ def _end_group(job: SweepProcess) -> None:
     os.killpg(job.process.pid, signal.SIGKILL)
 
 
+EPOCHS = 25  # trials of a few seconds each, so the stop lands while some are left however fast training gets
+
+
 def _spec(trials: int) -> SweepSpec:
     return SweepSpec(space=SearchSpace.parse(["lr=1e-3:1e-1:log", "num_nodes=4,6"]), search="random", trials=trials,
-                     epochs=3, samples=200, early_stopping="none", chips=0)
+                     epochs=EPOCHS, samples=200, early_stopping="none", chips=0)
 
 
 def test_background_sweep_stopped_partway_then_resumed(ray_local, tmp_path, capsys):
@@ -143,6 +146,6 @@ def test_background_sweep_stopped_partway_then_resumed(ray_local, tmp_path, caps
         assert (trial_dir(out, index) / "trial.json").read_bytes() == blob
     rerun = [t for t in after.trials if t.index not in kept]  # ... and only the rest ran, from scratch
     assert len(rerun) == 5 - len(kept)
-    assert all(t.started > stopped_at and t.epochs_done == 3 and t.node_id == ray_local for t in rerun)
+    assert all(t.started > stopped_at and t.epochs_done == EPOCHS and t.node_id == ray_local for t in rerun)
     assert all(after.trials[i].node_id != ray_local for i in kept)
     assert "re-train it with:" in capsys.readouterr().out
