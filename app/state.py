@@ -10,6 +10,7 @@ pages bind widgets to these objects with ``bound`` and write their share link wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -20,9 +21,9 @@ from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_dataset
 from kirchhoff_core.generators import generate
-from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.live_views import SupervisedView, build_supervised, supervised_view
 from kirchhoff_core.presets import preset_for
-from kirchhoff_core.train import Trainer
+from kirchhoff_core.train import Trainer, check_compatible
 from live import LiveRun
 from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
                       SpiceSettings, TrajectoryInput, config_from_query, config_to_query, examples, own_from_query,
@@ -31,6 +32,8 @@ from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSetti
 SESSION_KEY = "kirchhoff_playground"
 CUSTOM = "custom"  # the dataset name of the user's own points
 TRAINED_EXAMPLE = "moons_trained"  # the trained circuit pages offer when theirs is untrained
+GRID_RES = 40  # the Train page's decision-boundary and node-thumbnail resolution
+DRAW_EVERY_S = 0.5  # while training, the Train page's drawing is refreshed at most this often
 
 
 # --- each page's own state ------------------------------------------------------------------------
@@ -43,7 +46,6 @@ class TrainPage:
     messages: Messages = field(default_factory=Messages)
     sig: tuple | None = None  # what the trainer was built from
     mismatch: str | None = None  # why the circuit does not fit the data
-    snapshot: tuple | None = None  # (key, what the model computes over the input plane)
     draw_version: int = 0  # bumped to give the drawing canvas and the points table fresh widgets
     editor_version: int = 0
     seen_uploads: set[str] = field(default_factory=set)
@@ -59,8 +61,7 @@ class GeneratePage:
     messages: Messages = field(default_factory=Messages)
     evals: list[tuple[int, float]] = field(default_factory=list)  # (step, held-out metric)
     eval0: float | None = None
-    snapshot: tuple | None = None
-    snapshot_at: float = 0.0
+    eval0_problem: str | None = None  # why the untrained circuit's held-out metric is missing or not finite
     animation: tuple | None = None
     auto_animate: bool = False
     want_animation: bool = False
@@ -144,6 +145,7 @@ class Session:
 
     @property
     def trainer(self) -> Trainer | None:
+        """The Train page's trainer when it trains in this process (else its run has a worker)."""
         return self.train.run.trainer
 
     @property
@@ -245,7 +247,7 @@ def set_circuit(session: Session, circuit: Circuit, keep_run: bool = False) -> N
     session.circuit = circuit
     session.config.example = None
     if not keep_run:
-        session.train.run.replace(None)
+        session.train.run.stop()
 
 
 def _fallback(session: Session, reason: str) -> str:
@@ -347,23 +349,30 @@ def ensure_trainer(session: Session, messages: Messages) -> None:
            (sc.method, sc.rtol, sc.atol, sc.step_size, sc.adjoint, sc.max_nfe))
     old = page.sig
     same = old is not None and old[0] is sig[0] and old[1] is sig[1] and old[2:] == sig[2:]
-    if same and (page.run.trainer is not None or page.mismatch or session.data is None):
+    if same and (page.run.active or page.mismatch or session.data is None):
         return
-    page.sig, page.mismatch, page.snapshot = sig, None, None
-    trainer = None
+    page.sig, page.mismatch = sig, None
+    playing, had = page.run.playing, page.run.stop()
     if session.data is not None:
         try:
-            trainer = Trainer(KirchhoffNet(session.circuit, sc), session.data, tc)
+            check_compatible(session.circuit, session.data)
+            page.run.start(partial(build_supervised, session.circuit, session.data, tc, sc),
+                           partial(supervised_view, resolution=GRID_RES), DRAW_EVERY_S)
+            page.run.playing = playing  # a change while playing plays on from epoch 0
         except ValueError as e:
             page.mismatch = str(e)
-    had = page.run.replace(trainer)
     if had and old is not None:
         messages.note(f"The set-up changed, so training restarted from epoch 0 (it was at epoch {had}).")
 
 
 def current_circuit(session: Session) -> tuple[Circuit, int]:
-    """The circuit as trained so far on the Train page (a snapshot), and its epochs; else as built."""
-    trainer = session.trainer
-    if trainer is not None:
-        return trainer.model.to_circuit(), trainer.epoch
+    """The circuit as trained so far on the Train page (a snapshot: from its worker, the latest one it
+    published), and its epochs; else as built."""
+    run = session.train.run
+    if run.trainer is not None:
+        return run.trainer.model.to_circuit(), run.trainer.epoch
+    if run.worker is not None:
+        view = run.worker.snapshot.drawing
+        if isinstance(view, SupervisedView):
+            return view.circuit, view.step
     return session.circuit, 0

@@ -5,6 +5,7 @@ import os
 import streamlit as st
 import torch
 
+import classroom
 from state import get_session
 
 # Playground circuits are small, so every solve is a chain of tiny matrix products: extra intra-op
@@ -31,4 +32,9 @@ pages = [
     st.Page("app_pages/spice.py", title="Verify in SPICE", icon=":material/memory:", url_path="spice"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/menu_book:"),
 ]
-st.navigation(pages).run()
+current = st.navigation(pages)
+status = classroom.status()
+if status:
+    st.sidebar.caption(status, help="This server's training workers: each browser session trains in its own "
+                       "process, at most this many at once; the others wait in line and take turns.")
+current.run()

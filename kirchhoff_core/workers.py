@@ -85,6 +85,8 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
         while (msg := conn.recv())[0] != "close":
             if msg[0] == "call":
                 conn.send(("result", msg[1], False, RuntimeError(failed["error"])))
+            elif msg[0] in PAGE_COMMANDS:  # acknowledged, so the page knows the answer is still this
+                conn.send(("snap", {**failed, "acked": msg[1]}))
         return
     playing, holding, wanted, yield_asked = False, False, False, False
     pending, acked = 0, 0

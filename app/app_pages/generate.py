@@ -103,7 +103,7 @@ if shown:
     st.caption("Changing the circuit, batch size or seed restarts training at step 0; the learning rate and the "
                "tolerance apply at once.")
 
-live_fragment(player, g.run, lambda: generate_live.draw(g))
+live_fragment(player, g.run, lambda snap: generate_live.draw(g, snap))
 generate_live.flow_section(g)
 
 query = state.publish(session, "generate")
@@ -111,7 +111,7 @@ if "io" not in hidden:
     st.divider()
     save = st.columns([1, 1.6, 1.4], vertical_alignment="center")
     save[0].download_button("Download the circuit (JSON)",
-                            data=lambda: generate_files.model_json(g.trainer, g.circuit, s, g.evals),
+                            data=lambda: generate_files.model_json(g.run, g.circuit, s, g.evals),
                             file_name=f"kirchhoffnet-flow-{s.name}.json", mime="application/json", on_click="ignore",
                             key="gen_download")
     save[1].caption("The circuit with its current parameters and the run's history. Saved as "

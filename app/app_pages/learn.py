@@ -16,7 +16,7 @@ choice = session.learn
 page_header(session, "learn", "Learn", "How a circuit of capacitors and nonlinear devices becomes a neural network.")
 ensure_circuit(session)
 circuit, epochs = state.current_circuit(session)
-source = (f"your circuit with the parameters trained so far (epoch {epochs})" if session.trainer is not None
+source = (f"your circuit with the parameters trained so far (epoch {epochs})" if session.train.run.active
           else "your circuit's current (untrained) parameters")
 
 st.subheader("Kirchhoff's current law is the forward pass")

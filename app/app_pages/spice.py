@@ -34,7 +34,7 @@ if shutil.which("ngspice") is None:
 ensure_circuit(session)
 circuit, epochs = state.current_circuit(session)
 fp = circuit.fingerprint()
-trained = session.trainer is not None
+trained = session.train.run.active
 st.write(f"Circuit: **{circuit.name or 'custom'}** — {circuit.num_nodes} nodes, {circuit.num_devices} devices, "
          f"{len(circuit.slices)} slice(s); {'trained parameters from the Train page' if trained else 'untrained'}.")
 

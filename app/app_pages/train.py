@@ -33,7 +33,7 @@ player = Player("train", "epoch", MAX_EPOCHS, budget_s=0.8, lr=lambda: config.lr
                 step_help="Train one epoch", reset_help="Back to the circuit's initial parameters (epoch 0)")
 c = session.circuit
 play_bar(player, session.train.run,
-         "Training is not available until the circuit matches the data (see below)." if session.trainer is None else
+         "Training is not available until the circuit matches the data (see below)." if not session.train.run.active else
          f"{c.name or 'circuit'} · {c.num_nodes} nodes · {c.num_devices} devices · {c.num_parameters} parameters · "
          f"T = {c.t_end:g}")
 
@@ -50,7 +50,7 @@ col_data, col_live = st.columns([1.0, 3.2], gap="medium")
 with col_data:
     train_data.data_column(session, hidden)
 with col_live:
-    live_fragment(player, session.train.run, lambda: train_live.draw(session))
+    live_fragment(player, session.train.run, lambda snap: train_live.draw(session, snap))
 
 if config.dataset == state.CUSTOM and "dataset" not in hidden:
     with st.expander("Draw your own points", expanded=True):

@@ -28,23 +28,19 @@ page_header(session, "trajectories", "Trajectories",
             "press Play on a chart or drag its time slider.", page.messages)
 ensure_circuit(session)
 
-try:  # the Train page's model when there is one, else the session's circuit, untrained
-    circuit = session.circuit
-    model = session.trainer.model if session.trainer is not None else page.memo.get(
-        ("model", circuit.fingerprint(), repr(config.solver_config())),
-        lambda: KirchhoffNet(circuit, config.solver_config()))
+try:  # the Train page's circuit as trained so far, else the session's circuit, untrained
+    circuit, trained = state.current_circuit(session)
+    model = page.memo.get(("model", circuit.fingerprint(), repr(config.solver_config())),
+                          lambda: KirchhoffNet(circuit, config.solver_config()))
 except ERRORS as e:
     st.error(f"The session's circuit cannot be simulated: {e}")
     example_button(session, page.messages, "traj_load_example")
     st.stop()
 
-if session.trainer is not None:
-    data = session.trainer.data
-else:
-    data = dataset(session, page.messages)
-    if data is None:
-        st.info("The session uses your own points; draw at least 10 of them on the Train page to see the "
-                "dataset views here. Typed inputs work without them.")
+data = dataset(session, page.messages)
+if data is None:
+    st.info("The session uses your own points; draw at least 10 of them on the Train page to see the "
+            "dataset views here. Typed inputs work without them.")
 mismatch = None
 if data is not None:
     try:
@@ -53,13 +49,13 @@ if data is not None:
         mismatch, data = str(e), None
 
 status = st.columns([3, 1.2], vertical_alignment="center")
-trained = session.trainer.epoch if session.trainer is not None else 0
+history = session.train.run.history
 if mismatch:
     status[0].error(f"The circuit does not match the dataset {config.dataset!r}: {mismatch}. Typed inputs still "
                     "work; the dataset views need a circuit whose input and read-out nodes fit the data (fix it on "
                     "the Train page) — or load the trained example.")
-elif trained:
-    last = session.trainer.history[-1]
+elif trained and history:
+    last = history[min(trained, len(history)) - 1]
     what = f"{last.test_metric:.1%} test accuracy" if last.metric == "accuracy" else f"test R² {last.test_metric:.3f}"
     status[0].success(f"The circuit as trained on the Train page: {trained} epoch(s), {what}.")
 else:

@@ -44,8 +44,7 @@ def setter(session: Session, attr: str):
 
 def _set_lr(session: Session, value: float) -> None:
     _validated(session, "lr", float(value))
-    if session.trainer is not None:
-        session.trainer.set_lr(session.config.lr)  # no reset: the run continues at the new rate
+    session.train.run.set_lr(session.config.lr)  # no reset: the run continues at the new rate
 
 
 def _remember(session: Session, **params) -> None:

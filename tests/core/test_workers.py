@@ -108,6 +108,8 @@ def test_a_build_failure_is_reported(pool):
     assert "could not start training: no such dataset" in snap.error
     with pytest.raises(RuntimeError, match="no such dataset"):
         w.call(steps_done)
+    w.play()
+    assert "no such dataset" in w.wait_for(lambda s: s.acked == 1).error  # commands are answered, not lost
 
 
 def test_a_killed_worker_is_reported_and_frees_its_slot(pool):
