@@ -59,6 +59,7 @@ class LiveRun:
     draw: Callable[[Any], Any] | None = None
     draw_every_s: float = 1.0
     drawn: tuple | None = None  # in-process: (version, time, steps, drawing)
+    bar: tuple = ()  # what the play bar showed in this script run (``bar_state``)
 
     @property
     def active(self) -> bool:
@@ -280,15 +281,24 @@ def _reset(player: Player, run: LiveRun) -> None:
         player.after_reset()
 
 
+def bar_state(run: LiveRun) -> tuple[bool, bool, bool]:
+    """(active, playing, pausing): pausing is a worker still finishing the step it was in when the page
+    paused it; the buttons say so until it has stopped."""
+    pausing = not run.playing and run.worker is not None and run.worker.snapshot.playing
+    return run.active, run.playing, pausing
+
+
 def play_bar(player: Player, run: LiveRun, caption: str) -> None:
     """Play / Pause, Step and Reset, and a caption beside them."""
-    off = not run.active
+    run.bar = bar_state(run)
+    off, pausing = not run.active, run.bar[2]
     bar = st.columns([1, 1, 1, 5], vertical_alignment="center")
-    bar[0].button("Pause" if run.playing else "Play", key=f"{player.key}_play", on_click=_toggle, args=(player, run),
-                  icon=":material/pause:" if run.playing else ":material/play_arrow:", disabled=off, type="primary",
-                  width="stretch")
+    label, icon = (("Pause", ":material/pause:") if run.playing else ("Pausing…", ":material/hourglass_top:")
+                   if pausing else ("Play", ":material/play_arrow:"))
+    bar[0].button(label, key=f"{player.key}_play", on_click=_toggle, args=(player, run), icon=icon,
+                  disabled=off or pausing, type="primary", width="stretch")
     bar[1].button("Step", key=f"{player.key}_step", on_click=_step, args=(player, run), icon=":material/skip_next:",
-                  disabled=off or run.playing, help=player.step_help, width="stretch")
+                  disabled=off or run.playing or pausing, help=player.step_help, width="stretch")
     bar[2].button("Reset", key=f"{player.key}_reset", on_click=_reset, args=(player, run), icon=":material/replay:",
                   disabled=off, help=player.reset_help, width="stretch")
     bar[3].caption(caption)
@@ -307,7 +317,7 @@ def _where(snap: Snapshot) -> None:
 def live_fragment(player: Player, run: LiveRun, draw: Callable[[Snapshot], None]) -> None:
     """The live part of the page: ``draw(snapshot)`` and, while the run is busy, a timer that follows
     (a worker) or trains (in-process) every ``tick_s``."""
-    busy = run.busy()
+    busy = run.busy() or (bool(run.bar) and run.bar[2])
 
     @st.fragment(run_every=player.tick_s if busy else None)
     def live() -> None:
@@ -323,7 +333,7 @@ def live_fragment(player: Player, run: LiveRun, draw: Callable[[Snapshot], None]
         snap, redraw_page = follow(player, run)
         _where(snap)
         draw(snap)
-        if redraw_page or run.busy() != busy:  # the buttons changed, or the timer should start or stop
-            st.rerun()
+        if redraw_page or run.busy() != busy or bar_state(run) != run.bar:
+            st.rerun()  # the buttons changed, or the timer should start or stop
 
     live()

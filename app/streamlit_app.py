@@ -1,6 +1,12 @@
 """KirchhoffNet Playground — entry point: page navigation and the shared sidebar."""
 
+import importlib.machinery
 import os
+
+# Streamlit runs this script as a fresh fake ``__main__`` module without an import spec, and a worker
+# process (classroom.py) starts by importing its parent's ``__main__``: it would run the whole app
+# again. A spec named "__main__" tells multiprocessing there is nothing to import.
+__spec__ = importlib.machinery.ModuleSpec("__main__", None, origin=__file__)
 
 import streamlit as st
 import torch
