@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
@@ -60,6 +60,9 @@ class LiveRun:
     draw_every_s: float = 1.0
     drawn: tuple | None = None  # in-process: (version, time, steps, drawing)
     bar: tuple = ()  # what the play bar showed in this script run (``bar_state``)
+    on_end: Callable[[Sequence[StepRecord]], None] | None = field(default=None, repr=False, compare=False)
+    """Called with the records of a run that ends (Reset, or a new set-up) after at least one step:
+    the Train page keeps that run in its history."""
 
     @property
     def active(self) -> bool:
@@ -78,6 +81,12 @@ class LiveRun:
             return self.worker.snapshot.history
         return self.trainer.history if self.trainer is not None else ()
 
+    def end(self) -> None:
+        """The current run ends here (its history is complete, as of a worker's latest snapshot): tell
+        ``on_end``."""
+        if self.on_end is not None and self.steps_done:
+            self.on_end(self.history)
+
     def start(self, build: Callable[[], LiveTrainer], draw: Callable[[Any], Any], draw_every_s: float = 1.0) -> int:
         """Train what ``build()`` makes from now on: in a worker process, or here when the server trains
         in-process (then ``build``'s errors are raised here; a worker reports them in its snapshot).
@@ -93,6 +102,7 @@ class LiveRun:
         """Nothing to train (a new set-up is coming): stop playing and close the worker. Returns the
         steps the run had done."""
         had = self.steps_done
+        self.end()
         worker, self.worker, self.trainer = self.worker, None, None
         if worker is not None:  # closing joins the process: not on the page's thread
             threading.Thread(target=worker.close, daemon=True).start()
@@ -268,7 +278,8 @@ def _reset(player: Player, run: LiveRun) -> None:
     if not run.active:
         return
     if run.worker is not None and run.worker.snapshot.state == "stopped":  # the worker is gone: a new one
-        run.start(run.build, run.draw, run.draw_every_s)
+        run.start(run.build, run.draw, run.draw_every_s)  # (which ends the run)
+    run.end()
     if run.worker is not None:
         run.worker.reset()
         run.worker.set_lr(player.lr())

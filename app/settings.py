@@ -4,8 +4,9 @@
 solver hyperparameters, the classroom ``hide`` list) that Build, Train, Trajectories, Chip, SPICE
 and Learn share. The Generate, Chip, Trajectories, SPICE and Learn pages each add their own settings
 under a prefix of their own (``g.``, ``chip.``, ``traj.``, ``spice.``, ``learn.``), so any link can
-be read whole whichever page it opens. A link holds only the settings that differ from the defaults;
-a malformed value raises ``ValueError`` naming the parameter. Plain Python: no Streamlit here.
+be read whole whichever page it opens; the Sweep page names the sweep it shows (``sweep=NAME``). A
+link holds only the settings that differ from the defaults; a malformed value raises ``ValueError``
+naming the parameter. Plain Python: no Streamlit here.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from __future__ import annotations
 import json
 import pathlib
 from dataclasses import dataclass, field, fields, make_dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from kirchhoff_core.chip import ChipConfig
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.densities import POTENTIALS, TARGETS
 from kirchhoff_core.generative import TASKS, GenerativeConfig, flow_preset
+from kirchhoff_core.io import TrainingRecord, load_trained
 from kirchhoff_core.presets import preset_for
 from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import TrainConfig
+from sweep_settings import check_name
 
 EXAMPLES_DIR = pathlib.Path(__file__).resolve().parents[1] / "assets" / "examples"
 
@@ -38,6 +42,58 @@ HIDEABLE = ("generator", "dataset", "hyperparameters", "solver", "editor", "io",
 def examples() -> dict[str, pathlib.Path]:
     """The circuits shipped in assets/examples, by file stem."""
     return {p.stem: p for p in sorted(EXAMPLES_DIR.glob("*.json"))}
+
+
+TRAINED_SUFFIX = "_trained"  # assets/examples/<dataset>_trained.json: a trained example per dataset
+
+
+def resolve_example(name: str) -> str:
+    """The file stem a link's ``example=`` names: a stem (``moons_trained``, ``ring``) or a dataset with
+    a trained example (``spirals`` -> ``spirals_trained``). Raises ValueError listing the choices."""
+    shipped = examples()
+    for stem in (name, f"{name}{TRAINED_SUFFIX}"):
+        if stem in shipped:
+            return stem
+    raise ValueError(f"example: no example circuit {name!r}; choose a dataset with a trained example "
+                     f"({', '.join(trained_examples())}) or one of {list(shipped)}")
+
+
+@lru_cache(maxsize=64)
+def _record(path: pathlib.Path, mtime_ns: int) -> TrainingRecord | None:
+    try:
+        return load_trained(path)[1]
+    except (OSError, ValueError):  # CircuitFileError is a ValueError: a broken file is no trained example
+        return None
+
+
+def example_record(stem: str) -> TrainingRecord | None:
+    """The ``training`` section of a shipped example (None: not trained, or not an example)."""
+    path = examples().get(stem)
+    return None if path is None else _record(path, path.stat().st_mtime_ns)
+
+
+def trained_examples() -> dict[str, str]:
+    """Dataset name -> file stem of the shipped trained examples (a supervised training record)."""
+    out = {}
+    for stem in examples():
+        record = example_record(stem) if stem.endswith(TRAINED_SUFFIX) else None
+        if record is not None and record.task == "supervised" and isinstance(record.dataset, dict):
+            out.setdefault(str(record.dataset.get("name")), stem)
+    return out
+
+
+def example_settings(stem: str) -> dict[str, Any]:
+    """The ``Config`` fields a trained example was trained with: its dataset (so the test set is the
+    one it was measured on) and its trainer's hyperparameters. Empty for an untrained example."""
+    record = example_record(stem)
+    if record is None or not isinstance(record.dataset, dict):
+        return {}
+    data, train = record.dataset, record.config or {}
+    out = {"dataset": data.get("name"), "n_samples": data.get("n_samples"), "noise": data.get("noise"),
+           "test_fraction": data.get("test_fraction"), "seed": data.get("seed"), "lr": train.get("lr"),
+           "optimizer": train.get("optimizer"), "batch_size": train.get("batch_size"),
+           "weight_decay": train.get("weight_decay")}
+    return {k: v for k, v in out.items() if v is not None or k == "noise"}  # noise None: the set's own
 
 
 # --- the URL codec --------------------------------------------------------------------------------
@@ -146,8 +202,8 @@ class Config:
         bad = [h for h in self.hide if h not in HIDEABLE]
         if bad:
             raise ValueError(f"hide: unknown control group(s) {bad}; choose from {list(HIDEABLE)}")
-        if self.example is not None and self.example not in examples():
-            raise ValueError(f"example: no example circuit {self.example!r}; choose from {list(examples())}")
+        if self.example is not None:
+            resolve_example(self.example)
         self.train_config()  # validate hyperparameters now, not at the first training step
         self.solver_config()
 
@@ -168,6 +224,9 @@ def config_from_query(query: dict[str, str]) -> Config:
     values = _CONFIG.read(Config, query)
     if "generator" in values and "generator_params" not in values:
         values["generator_params"] = {}
+    if values.get("example") is not None:  # a trained example brings its data and hyperparameters,
+        values["example"] = resolve_example(values["example"])  # unless the link sets them itself
+        values = {**example_settings(values["example"]), **values}
     config = Config(**values)
     config.check()
     return config
@@ -320,21 +379,43 @@ _SPICE = Codec({"typed": "spice.typed", "sample": "spice.i", "voltages": "spice.
 
 @dataclass
 class LearnSettings:
-    """The node (and slice) whose current law the Learn page writes out."""
+    """The node (and slice) whose current law the Learn page writes out, and the input and time whose
+    voltages it plugs in: a test sample, or typed voltages (``typed``; "" = 0.5 V on every input), at
+    ``t`` (None: the start of the slice)."""
 
     node: int = 1
     slice: int = 0
+    typed: bool = False
+    sample: int = 0
+    voltages: str = ""
+    t: float | None = None
 
     def check(self) -> None:
-        if self.node < 1 or self.slice < 0:
-            raise ValueError(f"node must be >= 1 and slice >= 0, got {self.node}, {self.slice}")
+        if self.node < 1 or self.slice < 0 or self.sample < 0:
+            raise ValueError(f"node must be >= 1 and slice and sample >= 0, got {self.node}, {self.slice}, "
+                             f"{self.sample}")
 
 
-_LEARN = Codec({"node": "learn.node", "slice": "learn.slice"})
+_LEARN = Codec({"node": "learn.node", "slice": "learn.slice", "typed": "learn.typed", "sample": "learn.i",
+                "voltages": "learn.v", "t": "learn.t"})
+
+
+@dataclass
+class SweepLink:
+    """The sweep folder the Sweep page shows (a name under the sweeps root; empty: none)."""
+
+    name: str = ""
+
+    def check(self) -> None:
+        if self.name:
+            check_name(self.name)
+
+
+_SWEEP = Codec({"name": "sweep"})
 
 
 OWN = {"chip": (ChipSettings, _CHIP), "trajectories": (TrajectoryInput, _TRAJ), "spice": (SpiceSettings, _SPICE),
-       "learn": (LearnSettings, _LEARN)}
+       "learn": (LearnSettings, _LEARN), "sweep": (SweepLink, _SWEEP)}
 """Pages with settings of their own besides Generate (whose link leaves the shared set-up out)."""
 
 

@@ -9,9 +9,9 @@ pages bind widgets to these objects with ``bound`` and write their share link wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import streamlit as st
@@ -21,13 +21,17 @@ from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_dataset
 from kirchhoff_core.generators import generate
+from kirchhoff_core.live import StepRecord
 from kirchhoff_core.live_views import SupervisedView, build_supervised, supervised_view
 from kirchhoff_core.presets import preset_for
+from kirchhoff_core.runs import RunHistory
+from kirchhoff_core.sweeps import LoadedTrial, SweepProcess
 from kirchhoff_core.train import Trainer, check_compatible
 from live import LiveRun
 from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
-                      SpiceSettings, TrajectoryInput, config_from_query, config_to_query, examples, own_from_query,
-                      page_to_query)
+                      SpiceSettings, SweepLink, TrajectoryInput, config_from_query, config_to_query, example_record,
+                      example_settings, examples, own_from_query, page_to_query, trained_examples)
+from sweep_settings import SweepSettings, sweeps_root
 
 SESSION_KEY = "kirchhoff_playground"
 CUSTOM = "custom"  # the dataset name of the user's own points
@@ -49,6 +53,9 @@ class TrainPage:
     draw_version: int = 0  # bumped to give the drawing canvas and the points table fresh widgets
     editor_version: int = 0
     seen_uploads: set[str] = field(default_factory=set)
+    runs: RunHistory = field(default_factory=RunHistory)  # the runs that ended (Reset or a new set-up)
+    run_settings: dict[str, Any] = field(default_factory=dict)  # the current run's, from when it started
+    compare: list[int] = field(default_factory=list)  # the run numbers the Compare view shows
 
 
 @dataclass
@@ -98,8 +105,26 @@ class TrajectoriesPage:
 
 
 @dataclass
+class NetworkView:
+    """The Build page's network view (pyvis): shown or not, and how its nodes are coloured."""
+
+    show: bool | None = None  # None: shown when the drawing gives up
+    colour: str = "role"  # or "voltage"
+    ground: bool | None = None  # None: drawn for circuits up to 100 nodes
+    max_edges: int = 4000
+    sample: int = 0  # the test sample whose voltages colour the nodes
+    typed: str = ""  # or typed input voltages ("" = 0.5 V on every input)
+    t: float | None = None  # None: the end of the slice
+    memo: Memo = field(default_factory=lambda: Memo(4))
+
+
+@dataclass
 class BuildPage:
-    flash: str | None = None
+    flash: str | None = None  # what the last change did, shown while its circuit is the session's
+    flash_for: Any = None  # that circuit
+    figure_version: int = 0  # bumped after a click in the drawing, so the chart forgets its selection
+    inspecting: bool = False  # the I-V dialog a click opened is still open
+    upload_version: int = 0  # bumped after each processed upload: a fresh, empty upload box
     slice: int = 0
     layout: str = "auto"
     layout_seed: int = 0
@@ -111,8 +136,8 @@ class BuildPage:
     flow_error: str | None = None
     table_nonce: int = 0
     table_key: str = ""  # the live device editor's key (tests find it here)
-    upload_done: tuple = ()
-    upload_error: tuple | None = None
+    upload_error: str | None = None  # the last upload's refusal, shown until the next upload or change
+    network: NetworkView = field(default_factory=NetworkView)
 
 
 @dataclass
@@ -120,6 +145,22 @@ class SpicePage:
     settings: SpiceSettings = field(default_factory=SpiceSettings)
     result: tuple | None = None  # (circuit fingerprint, Comparison)
     agreement: tuple | None = None  # (circuit fingerprint, (agreement, spice classes, torch classes))
+    messages: Messages = field(default_factory=Messages)
+
+
+@dataclass
+class SweepPage:
+    """The Sweep page: the form, the sweep shown (its folder name, in the link), and the sweep this
+    session runs in the background (one at a time)."""
+
+    settings: SweepSettings = field(default_factory=SweepSettings)
+    link: SweepLink = field(default_factory=SweepLink)
+    root: str = field(default_factory=lambda: str(sweeps_root()))
+    job: SweepProcess | None = None
+    stop_asked: float | None = None  # when Stop was pressed (the driver shuts down on its own)
+    colour_by: str | None = None
+    pick: int | None = None  # the trial "Open in Train" loads (None: the best)
+    memo: Memo = field(default_factory=lambda: Memo(8))
     messages: Messages = field(default_factory=Messages)
 
 
@@ -142,6 +183,12 @@ class Session:
     build: BuildPage = field(default_factory=BuildPage)
     spice: SpicePage = field(default_factory=SpicePage)
     learn: LearnSettings = field(default_factory=LearnSettings)
+    sweep: SweepPage = field(default_factory=SweepPage)
+    learn_messages: Messages = field(default_factory=Messages)
+    learn_memo: Memo = field(default_factory=lambda: Memo(8))
+
+    def __post_init__(self) -> None:
+        self.train.run.on_end = partial(end_run, self)
 
     @property
     def trainer(self) -> Trainer | None:
@@ -165,7 +212,7 @@ class Session:
 
 
 OWN_SLOTS = {"generate": ("generate", "settings"), "chip": ("chip", "settings"), "spice": ("spice", "settings"),
-             "trajectories": ("trajectories", "choice"), "learn": (None, "learn")}
+             "trajectories": ("trajectories", "choice"), "learn": (None, "learn"), "sweep": ("sweep", "link")}
 """Where each page's own (linkable) settings live in the session."""
 
 
@@ -280,11 +327,22 @@ def ensure_circuit(session: Session) -> str | None:
 EXAMPLE_NOTE = "Loaded the example **{name}**: {description}"
 
 
-def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE, dataset: str = "moons",
+def use_example(session: Session, stem: str) -> None:
+    """The shipped example ``stem`` is now the session's circuit's origin: the share link carries it,
+    and a trained example brings the dataset and hyperparameters it was trained with (so the test
+    set is the one its accuracy was measured on)."""
+    config = session.config
+    config.example = stem
+    for name, value in example_settings(stem).items():
+        setattr(config, name, value)
+    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+
+
+def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMPLE,
                  note: str = EXAMPLE_NOTE) -> None:
-    """Load a shipped example and the (default) data it was trained on; the Train page continues from
-    its parameters and the share link carries it (``?example=``). ``note`` words the message
-    ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
+    """Load a shipped example (and, for a trained one, its data and settings); the Train page
+    continues from its parameters and the share link carries it (``?example=``). ``note`` words the
+    message ({name}, {file}, {nodes}, {devices}, {dataset}, {description})."""
     path = examples().get(name)
     try:
         circuit = kio.load_circuit(path)
@@ -293,14 +351,18 @@ def load_example(session: Session, messages: Messages, name: str = TRAINED_EXAMP
         return
     default = Config()
     config = session.config
-    config.dataset, config.n_samples, config.noise = dataset, default.n_samples, None
-    config.test_fraction, config.seed = default.test_fraction, default.seed
     config.generator, config.generator_params = default.generator, dict(default.generator_params)
     set_circuit(session, circuit)
-    config.example = name
-    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+    use_example(session, name)
     messages.note(note.format(name=circuit.name, file=path.name, nodes=circuit.num_nodes, devices=circuit.num_devices,
-                              dataset=dataset, description=circuit.meta.get("description", "")))
+                              dataset=config.dataset, description=circuit.meta.get("description", "")))
+
+
+def example_in_use(session: Session) -> tuple[str, kio.TrainingRecord] | None:
+    """(file stem, training record) when the session's circuit is a shipped trained example."""
+    stem = session.config.example
+    record = example_record(stem) if stem is not None else None
+    return (stem, record) if record is not None else None
 
 
 def ensure_data(session: Session, messages: Messages) -> None:
@@ -361,6 +423,7 @@ def ensure_trainer(session: Session, messages: Messages) -> None:
             page.run.playing = playing  # a change while playing plays on from epoch 0
         except ValueError as e:
             page.mismatch = str(e)
+    page.run_settings = run_settings(session)
     if had and old is not None:
         messages.note(f"The set-up changed, so training restarted from epoch 0 (it was at epoch {had}).")
 
@@ -371,8 +434,88 @@ def current_circuit(session: Session) -> tuple[Circuit, int]:
     run = session.train.run
     if run.trainer is not None:
         return run.trainer.model.to_circuit(), run.trainer.epoch
-    if run.worker is not None:
-        view = run.worker.snapshot.drawing
-        if isinstance(view, SupervisedView):
-            return view.circuit, view.step
-    return session.circuit, 0
+    view = _worker_view(run)
+    return (view.circuit, view.step) if view is not None else (session.circuit, 0)
+
+
+def trained_epochs(session: Session) -> int:
+    """The epochs of the circuit ``current_circuit`` gives, without building it."""
+    run = session.train.run
+    if run.trainer is not None:
+        return run.trainer.epoch
+    view = _worker_view(run)
+    return view.step if view is not None else 0
+
+
+def _worker_view(run: LiveRun) -> SupervisedView | None:
+    view = run.worker.snapshot.drawing if run.worker is not None else None
+    return view if isinstance(view, SupervisedView) else None
+
+
+# --- the Train page's run history ---------------------------------------------------------------------
+
+def run_settings(session: Session) -> dict[str, Any]:
+    """What a Train-page run is trained with, by name: the Compare view shows those that differ."""
+    c, circuit = session.config, session.circuit
+    out: dict[str, Any] = {"dataset": c.dataset, "samples": c.n_samples, "noise": c.noise,
+                           "test fraction": c.test_fraction, "seed": c.seed}
+    if circuit is not None:
+        kinds = sorted({k for sl in circuit.slices for k in sl.kind.tolist()})
+        out.update({"circuit": circuit.name or "custom", "nodes": circuit.num_nodes, "devices": circuit.num_devices,
+                    "T": round(circuit.t_end, 9), "device kind": "/".join(kinds),
+                    "circuit id": circuit.fingerprint()[:8]})
+    out.update({"lr": c.lr, "optimizer": c.optimizer, "batch size": c.batch_size, "weight decay": c.weight_decay,
+                "solver": c.method, "tolerance": c.tol, "step size": c.step_size, "adjoint": c.adjoint})
+    return out
+
+
+def end_run(session: Session, history: Sequence[StepRecord]) -> None:
+    """A Train-page run ended (Reset, or a new set-up replaced it): keep its records; the next run
+    starts with the set-up as it is now."""
+    page = session.train
+    page.runs.add(page.run_settings or run_settings(session), history)
+    page.run_settings = run_settings(session)
+
+
+# --- a sweep's trial on the Train (or Generate) page ------------------------------------------------
+
+def open_trial(session: Session, trial: LoadedTrial, where: str) -> str:
+    """Load a sweep trial's trained circuit and its settings (data, hyperparameters, solver) into the
+    Train page, or into the Generate page for a generative trial. Returns the page's path; raises
+    ValueError when the settings do not fit (nothing is changed then)."""
+    s = trial.settings
+    if s.get("task") in ("generate", "density"):
+        _open_flow_trial(session, trial, where)
+        return "app_pages/generate.py"
+    d, t, sv, topo = s["dataset"], s["train"], s["solver"], s["topology"]
+    config = replace(session.config, dataset=d["name"], n_samples=d["n_samples"], noise=d["noise"],
+                     test_fraction=d["test_fraction"], seed=d["seed"], lr=t["lr"], optimizer=t["optimizer"],
+                     batch_size=t["batch_size"], weight_decay=t["weight_decay"], method=sv["method"], tol=sv["rtol"],
+                     step_size=sv["step_size"], adjoint=bool(sv.get("adjoint", False)),
+                     generator=topo["generator"], generator_params=dict(topo["params"]), example=None)
+    config.check()
+    session.config = config
+    set_circuit(session, trial.circuit)
+    session.trajectories.choice, session.trajectories.x = TrajectoryInput(), None
+    notes = [f"Opened {where}: {trial.circuit.num_nodes} nodes, {trial.circuit.num_devices} devices, trained "
+             f"{trial.record.epochs_done} epoch(s) in the sweep. Training here continues from its parameters."]
+    if t.get("mismatch"):
+        notes.append(f"It trained with noise-aware mismatch {t['mismatch']:g}; the Train page trains without it.")
+    if sv.get("atol") != sv.get("rtol"):
+        notes.append(f"Its solver had atol {sv.get('atol'):g}; the Train page uses one tolerance for both.")
+    session.train.messages.note(" ".join(notes))
+    return "app_pages/train.py"
+
+
+def _open_flow_trial(session: Session, trial: LoadedTrial, where: str) -> None:
+    s, g = trial.settings, session.generate
+    task, target, t, topo = s["task"], s["dataset"]["name"], s["train"], s["topology"]["params"]
+    base = replace(GenerateSettings(), task=task, **{"target" if task == "generate" else "potential": target})
+    base = base.with_preset()
+    own = {k: tuple(v) if k == "repeats" else v for k, v in topo.items() if k in ("repeats", "num_slices", "kind",
+                                                                               "duration")}
+    new = replace(base, **own, lr=t["lr"], batch_size=t["batch_size"], tol=s["solver"]["rtol"], seed=t["seed"])
+    new.check()
+    g.run.stop()
+    g.settings, g.circuit = new, trial.circuit
+    g.messages.note(f"Opened {where}: training here continues from its parameters.")

@@ -32,6 +32,7 @@ if session.message:
 pages = [
     st.Page("app_pages/build.py", title="Build", icon=":material/cable:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("app_pages/sweep.py", title="Sweep", icon=":material/stacked_line_chart:", url_path="sweep"),
     st.Page("app_pages/trajectories.py", title="Trajectories", icon=":material/timeline:", url_path="trajectories"),
     st.Page("app_pages/chip.py", title="Chip", icon=":material/developer_board:", url_path="chip"),
     st.Page("app_pages/generate.py", title="Generate", icon=":material/scatter_plot:", url_path="generate"),

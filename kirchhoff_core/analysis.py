@@ -189,3 +189,46 @@ def points_in_box(x_range: tuple[float, float], y_range: tuple[float, float], n:
         raise ValueError(f"box corners must be finite, got x={x_range}, y={y_range}")
     rng = np.random.default_rng(seed)
     return np.round(np.stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)], axis=1), decimals)
+
+
+@dataclass
+class NodeBalance:
+    """Kirchhoff's current law at one node for one state of its slice: every device at the node with
+    its current (src → dst) and its sign (+1 flows in, the node is its dst; −1 flows out), and C dv/dt
+    from the model's ODE right-hand side, which the signed currents add up to."""
+
+    node: int
+    voltages: np.ndarray  # every node of the slice, volts
+    devices: np.ndarray  # indices of the slice's devices that touch the node
+    currents: np.ndarray  # their currents, src -> dst
+    signs: np.ndarray
+    capacitance: float
+    c_dvdt: float  # C dv/dt at the node, from the right-hand side the solver integrates
+    residual: float  # model.kcl_residual at the node: C dv/dt - (currents in - currents out)
+
+    @property
+    def net(self) -> float:
+        """Currents in minus currents out."""
+        return float((self.signs * self.currents).sum())
+
+
+def node_balance(model: KirchhoffNet, voltages: np.ndarray, slice_index: int, node: int) -> NodeBalance:
+    """The current law of ``node`` at the slice state ``voltages`` (one value per node of the slice,
+    e.g. ``trajectories.slice_voltages``), with the model's own ``currents`` and ``kcl_residual``."""
+    circuit = model.circuit
+    width = circuit.width(slice_index)
+    if not 1 <= node <= width:
+        raise ValueError(f"node: slice {slice_index} has nodes 1..{width}, got {node}")
+    v = np.asarray(voltages, dtype=np.float64).reshape(-1)
+    if v.size != width or not np.isfinite(v).all():
+        raise ValueError(f"voltages: need {width} finite values (one per node of slice {slice_index})")
+    s = circuit.slices[slice_index]
+    state = torch.as_tensor(v, dtype=model.dtype).unsqueeze(0)
+    dyn = model.slices[slice_index]
+    with torch.no_grad():
+        currents = model.currents(state, slice_index)[0].cpu().double().numpy()
+        residual = float(model.kcl_residual(state, slice_index)[0, node - 1])
+        c_dvdt = float((dyn(torch.tensor(0.0), state) / dyn.inv_c)[0, node - 1])
+    touch = np.flatnonzero((s.src == node) | (s.dst == node))
+    return NodeBalance(node, v, touch, currents[touch], np.where(s.dst[touch] == node, 1.0, -1.0),
+                       float(circuit.capacitances(width)[node - 1]), c_dvdt, residual)

@@ -23,7 +23,9 @@ from .chip import energy as chip_energy
 from .circuit import CircuitError
 from .cli_common import (SIMULATE_RTOL, Parser, UsageError, add_solver_flags, finite_float, int_in, parse_floats,
                          parse_ints, parse_param, solver_from_args)
+from .cli_sweep import add_commands as add_sweep_commands
 from .cli_trajectories import add_commands as add_trajectory_commands
+from .cli_view import add_commands as add_view_commands
 from .datasets import DATASETS, make_dataset
 from .densities import POTENTIALS, TARGETS
 from .devices import KINDS
@@ -452,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_chip)
 
     add_trajectory_commands(sub)  # trajectory, readout-sweep
+    add_sweep_commands(sub)  # sweep, sweep show, sweep resume
+    add_view_commands(sub)  # view
 
     p = sub.add_parser("info", help="print a circuit's statistics")
     p.add_argument("circuit", help="circuit JSON file")

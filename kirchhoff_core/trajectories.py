@@ -56,6 +56,24 @@ def check_input(x: Sequence[float] | np.ndarray, n_inputs: int, limit: float = M
     return arr
 
 
+def slice_voltages(model: KirchhoffNet, x: Sequence[float] | np.ndarray, t: float, slice_index: int = 0) -> np.ndarray:
+    """The voltages of slice ``slice_index``'s nodes at time ``t`` for one input ``x``, from the model's
+    ``trajectory`` (what ``netview.network_view(..., voltages=...)`` colours by and the Learn page
+    plugs into a node's current law). ``t`` must lie in that slice (its end included; a later
+    slice's start is the earlier slice's end)."""
+    bounds = model.boundaries
+    if not 0 <= slice_index < len(model.slices):
+        raise ValueError(f"slice_index: the circuit has slices 0..{len(model.slices) - 1}, got {slice_index}")
+    t0, t1 = bounds[slice_index], bounds[slice_index + 1]
+    if not (np.isfinite(t) and (t0 < t or (slice_index == 0 and t == t0)) and t <= t1):
+        where = f"[{t0:g}, {t1:g}]" if slice_index == 0 else f"({t0:g}, {t1:g}]"
+        raise ValueError(f"time: slice {slice_index} runs over t in {where}, got {t:g}")
+    x = check_input(x, len(model.inputs))
+    with torch.no_grad():
+        v = model.trajectory(torch.as_tensor(x.reshape(1, -1), dtype=model.dtype), [t])
+    return v[0, 0, : model.circuit.width(slice_index)].cpu().double().numpy()
+
+
 def _check_times(times: Sequence[float] | np.ndarray, t_end: float) -> np.ndarray:
     arr = np.asarray(times, dtype=np.float64).reshape(-1)
     if arr.size == 0:

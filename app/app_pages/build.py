@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components import build_canvas, build_edit, build_generate, build_io, build_view
+from components import build_canvas, build_edit, build_generate, build_io, build_network, build_view
 from components.common import ensure_circuit, page_header
 from state import bound
 
@@ -25,11 +25,14 @@ page_header(session, "build", "Build a circuit",
             "Nodes carry a capacitor to ground (node 0); each device drives a current from its src node to its "
             "dst node. Generate a topology, draw or edit it, inspect any device's I-V law, and export it.")
 ensure_circuit(session)
-if b.flash:
-    st.success(b.flash)
-    b.flash = None
-
 circuit = session.circuit
+start, go_on = st.columns([4, 1], vertical_alignment="center")
+start.markdown("**Start here.** Below is your circuit. Click a triangle in the drawing to see that device's "
+               "current law, generate another topology or load an example on the right, draw or edit it under "
+               "**Edit** — then train it.")
+go_on.page_link("app_pages/train.py", label="Next: train it", icon=":material/arrow_forward:")
+if b.flash and b.flash_for is circuit:
+    st.success(b.flash, icon=":material/check_circle:")
 n_slices = len(circuit.slices)
 b.slice = min(b.slice, n_slices - 1)
 cols = st.columns(6)
@@ -65,6 +68,9 @@ if side_tabs:
                 fn()
 else:
     build_view.circuit_section(session, circuit, slice_index)
+
+st.subheader("Network view")
+build_network.network_section(session, circuit, slice_index)
 
 if "editor" not in hidden:
     st.subheader("Edit")

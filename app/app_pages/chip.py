@@ -14,7 +14,7 @@ import streamlit as st
 
 import state
 from components import chip_controls, chip_results
-from components.common import dataset, ensure_circuit, page_header, share_link
+from components.common import dataset, ensure_circuit, model_source, page_header, share_link
 
 session = state.get_session()
 page, chip = session.chip, session.chip.settings
@@ -25,24 +25,28 @@ page_header(session, "chip", "Chip", "The circuit as an analog chip: capacitors 
             "converters, timing jitter, offsets and supply rails.", page.messages)
 
 ensure_circuit(session)
-circuit, epochs = state.current_circuit(session)
-source = (f"trained on the Train page (epoch {epochs})" if epochs
-          else "as built (not trained on the Train page in this session)")
+circuit, _ = state.current_circuit(session)
+source, trained = model_source(session)
 st.write(f"Model: **{circuit.name or 'custom circuit'}** — {circuit.num_nodes} nodes, {circuit.num_devices} "
          f"devices, {len(circuit.slices)} slice(s); parameters {source}.")
+if not trained:
+    with st.columns([1, 2])[0]:
+        chip_results.example(session, page.messages)
 
 data = dataset(session, page.messages)
 if data is None:
     st.warning(f"There is no dataset to run the chip on ({session.points_problem}). Pick a dataset or draw points "
-               "on the Train page, or load the trained example.")
-    chip_results.example(session, page.messages)
+               "on the Train page, or load a trained example.")
+    if trained:
+        chip_results.example(session, page.messages)
     st.stop()
 if len(circuit.inputs) != data.n_features or len(circuit.outputs) != data.n_outputs:
     st.error(f"The circuit does not fit the data: {data.name} has {data.n_features} feature(s) and "
              f"{data.n_outputs} output(s), the circuit has {len(circuit.inputs)} input node(s) {circuit.inputs} and "
              f"{len(circuit.outputs)} read-out node(s) {circuit.outputs}. Fix the roles on the Train page, or load "
-             "the trained example.")
-    chip_results.example(session, page.messages)
+             "a trained example.")
+    if trained:
+        chip_results.example(session, page.messages)
     st.stop()
 
 left, main = st.columns([1, 3.1], gap="medium")

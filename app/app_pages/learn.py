@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components.common import ensure_circuit, page_header
+from components.common import ensure_circuit, example_picker, model_source, page_header
+from components.learn_balance import plug_in
 from kirchhoff_core.circuit import node_role
 from state import bound
 from views import learn_views as lv
@@ -13,11 +14,11 @@ from views import learn_views as lv
 session = state.get_session()
 choice = session.learn
 
-page_header(session, "learn", "Learn", "How a circuit of capacitors and nonlinear devices becomes a neural network.")
+page_header(session, "learn", "Learn", "How a circuit of capacitors and nonlinear devices becomes a neural network.",
+            session.learn_messages)
 ensure_circuit(session)
-circuit, epochs = state.current_circuit(session)
-source = (f"your circuit with the parameters trained so far (epoch {epochs})" if session.train.run.active
-          else "your circuit's current (untrained) parameters")
+circuit, _ = state.current_circuit(session)
+source, trained = model_source(session)
 
 st.subheader("Kirchhoff's current law is the forward pass")
 st.markdown("Every node $n$ has a capacitor $C_n$ to ground. The charge on it changes by whatever current flows in "
@@ -28,7 +29,10 @@ st.markdown("Stack all nodes and this is an ordinary differential equation $C\\,
             "signed incidence matrix $B$. Solving it from $t = 0$ to $t = T$ *is* the network's forward pass; "
             "training adjusts the device parameters $\\theta_e$ by back-propagating through the solver.")
 
-st.markdown(f"**Your circuit, one node at a time** — {source}:")
+st.markdown(f"**Your circuit, one node at a time** — **{circuit.name or 'custom'}**, parameters {source}:")
+if not trained:
+    with st.columns([1, 2])[0]:
+        example_picker(session, session.learn_messages, "learn_load_example")
 cols = st.columns([1, 1, 3])
 slice_index = min(choice.slice, len(circuit.slices) - 1)
 if len(circuit.slices) > 1:
@@ -46,6 +50,7 @@ with st.expander(f"All {len(into) + len(out)} devices at node {node}"):
     rows = [{"direction": "in" if t in into else "out", "device": t.device, "from": t.src, "to": t.dst,
              "kind": t.kind, "params": ", ".join(f"{p:.4g}" for p in t.params)} for t in into + out]
     st.dataframe(rows, hide_index=True, width="stretch")
+plug_in(session, circuit, slice_index, int(node))
 
 st.subheader("The pieces")
 st.markdown(f"""

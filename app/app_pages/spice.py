@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 import state
-from components.common import dataset, ensure_circuit, page_header
+from components.common import dataset, ensure_circuit, example_picker, model_source, page_header
 from kirchhoff_core import spice
 from kirchhoff_core.solvers import SolverError
 from state import bound
@@ -25,18 +25,21 @@ page, choice = session.spice, session.spice.settings
 page_header(session, "spice", "Verify in SPICE",
             "Each node becomes a capacitor with its starting voltage as initial condition, each device a behavioural "
             "current source with its I-V law; ngspice runs the transient (one run per time slice, chained) and we "
-            "overlay it on the torch solution.")
+            "overlay it on the torch solution.", page.messages)
 if shutil.which("ngspice") is None:
     st.info("ngspice is not installed on this machine, so the check cannot run here. Install it with "
             "`sudo apt-get install ngspice` (Debian/Ubuntu) or `brew install ngspice` (macOS), then reload. "
             "You can still download the netlist below and run it elsewhere.")
 
 ensure_circuit(session)
-circuit, epochs = state.current_circuit(session)
+circuit, _ = state.current_circuit(session)
 fp = circuit.fingerprint()
-trained = session.train.run.active
+source, trained = model_source(session)
 st.write(f"Circuit: **{circuit.name or 'custom'}** — {circuit.num_nodes} nodes, {circuit.num_devices} devices, "
-         f"{len(circuit.slices)} slice(s); {'trained parameters from the Train page' if trained else 'untrained'}.")
+         f"{len(circuit.slices)} slice(s); parameters {source}.")
+if not trained:
+    with st.columns([1, 2])[0]:
+        example_picker(session, page.messages, "spice_load_example")
 
 data = dataset(session, page.messages)
 if data is None:

@@ -2,8 +2,8 @@
 
 The session (``state``) derives the circuit, the dataset and the trainer from the set-up; the
 components draw the controls (``train_controls``), the data column (``train_data``), the live charts
-(``train_live``) and the share / save box (``train_io``); the play controller (``live``) plays the
-session's trainer one epoch at a time.
+(``train_live``), the Compare view of the session's runs (``train_compare``) and the share / save box
+(``train_io``); the play controller (``live``) plays the session's trainer one epoch at a time.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components import train_controls, train_data, train_io, train_live
-from components.common import page_header
+from components import train_compare, train_controls, train_data, train_io, train_live
+from components.common import example_picker, page_header
 from live import Player, live_fragment, play_bar
 
 MAX_EPOCHS = 2000  # playing pauses here so a forgotten tab does not train forever
@@ -49,12 +49,16 @@ if session.train.mismatch:
 col_data, col_live = st.columns([1.0, 3.2], gap="medium")
 with col_data:
     train_data.data_column(session, hidden)
+    if "io" not in hidden:
+        example_picker(session, messages, "train_load_example", width="stretch")
 with col_live:
     live_fragment(player, session.train.run, lambda snap: train_live.draw(session, snap))
 
 if config.dataset == state.CUSTOM and "dataset" not in hidden:
     with st.expander("Draw your own points", expanded=True):
         train_data.draw_points(session)
+
+train_compare.compare_view(session)
 
 query = state.publish(session, "train")
 if "io" not in hidden:

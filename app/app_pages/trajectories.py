@@ -14,10 +14,11 @@ import streamlit as st
 
 import state
 from components import trajectories_all, trajectories_one
-from components.common import dataset, ensure_circuit, example_button, page_header
+from components.common import dataset, ensure_circuit, example_picker, model_source, page_header
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.train import check_compatible
 from live import ERRORS
+from views.format import metric_label, metric_text
 
 session = state.get_session()
 page, config = session.trajectories, session.config
@@ -29,12 +30,12 @@ page_header(session, "trajectories", "Trajectories",
 ensure_circuit(session)
 
 try:  # the Train page's circuit as trained so far, else the session's circuit, untrained
-    circuit, trained = state.current_circuit(session)
+    circuit, _ = state.current_circuit(session)
     model = page.memo.get(("model", circuit.fingerprint(), repr(config.solver_config())),
                           lambda: KirchhoffNet(circuit, config.solver_config()))
 except ERRORS as e:
     st.error(f"The session's circuit cannot be simulated: {e}")
-    example_button(session, page.messages, "traj_load_example")
+    example_picker(session, page.messages, "traj_load_example")
     st.stop()
 
 data = dataset(session, page.messages)
@@ -49,22 +50,21 @@ if data is not None:
         mismatch, data = str(e), None
 
 status = st.columns([3, 1.2], vertical_alignment="center")
-history = session.train.run.history
+source, trained = model_source(session)
+name = model.circuit.name or "the session circuit"
 if mismatch:
     status[0].error(f"The circuit does not match the dataset {config.dataset!r}: {mismatch}. Typed inputs still "
                     "work; the dataset views need a circuit whose input and read-out nodes fit the data (fix it on "
-                    "the Train page) — or load the trained example.")
-elif trained and history:
-    last = history[min(trained, len(history)) - 1]
-    what = f"{last.test_metric:.1%} test accuracy" if last.metric == "accuracy" else f"test R² {last.test_metric:.3f}"
-    status[0].success(f"The circuit as trained on the Train page: {trained} epoch(s), {what}.")
+                    "the Train page) — or load a trained example.")
+elif trained:
+    history = session.train.run.history
+    last = history[-1] if history else None
+    now = f"; {metric_text(last.test_metric, last.metric)} test {metric_label(last.metric)} now" if last else ""
+    status[0].success(f"Showing **{name}**: {source}{now}.")
 else:
-    status[0].info(f"Showing **{model.circuit.name or 'the session circuit'}** with its current parameters: the Train "
-                   "page has not trained it in this session. Train it there, or load the trained example.")
+    status[0].info(f"Showing **{name}** {source}.")
 with status[1]:
-    example_button(session, page.messages, "traj_load_example", width="stretch",
-                   help="A trained copy of the default 8-node moons circuit (assets/examples/moons_trained.json); "
-                        "replaces the session's circuit and switches the dataset to moons")
+    example_picker(session, page.messages, "traj_load_example", width="stretch")
 
 trajectories_one.restore(page, len(model.inputs), data.x_test if data is not None else None)
 trajectories_one.pick(page, model, data)

@@ -27,9 +27,10 @@ def canvas_section(session: Session, circuit: Circuit, slice_index: int) -> None
         return
     c1, c2 = st.columns([1, 2])
     new_kind = c1.selectbox("Kind of new devices", list(KINDS), key=K + "new_kind", format_func=display_name)
-    c2.caption("Drag from a node's lower handle to another node's upper handle to add a device (src → dst). "
-               "Right-click the background to create a node, a node or an edge to delete it (deleting an edge "
-               "removes all its parallel devices). Changes apply at once; ground (0) stays.")
+    c2.caption("**Add a device** (src → dst): drag from the small dark dot under a node onto the dot on top of "
+               "another node; letting go within about 20 px of it is enough, and zooming in (＋ or the mouse wheel) "
+               "makes the dots bigger. Right-click the background to create a node, a node or an edge to delete it "
+               "(deleting an edge removes all its parallel devices). Changes apply at once; ground (0) stays.")
     key_fp = f"{slice_index}:{circuit.fingerprint(slice_index)}"
     if b.flow_fp != key_fp or b.flow_state is None:
         stamp = max(int(time.time() * 1000), int(b.flow_seen or 0) + 1)

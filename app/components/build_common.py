@@ -17,12 +17,14 @@ ERRORS = (CircuitError, ValueError, TypeError)  # what the core raises for bad i
 def commit(session: Session, circuit: Circuit, message: str, fresh: bool = False, example: str | None = None) -> None:
     """Make ``circuit`` the session's circuit and rerun so every section shows it. ``fresh``: a new
     circuit (generated, loaded), not an edit, so the canvas forgets its node positions; ``example``:
-    the shipped example it is, so the share link carries it."""
+    the shipped example it is, so the share link carries it (a trained one brings its data)."""
     state.set_circuit(session, circuit)
-    session.config.example = example
+    if example is not None:
+        state.use_example(session, example)
     if fresh:
         session.build.flow_pos = {}
-    session.build.flash = message
+    session.build.flash, session.build.flash_for = message, circuit  # shown until the circuit changes again
+    session.build.upload_error = None
     st.rerun()
 
 

@@ -40,21 +40,21 @@ def _import(session: Session) -> None:
     st.markdown("**Import**")
     files = st.file_uploader("Circuit .json (with its .safetensors weights, if any) or .graphml",
                              type=["json", "graphml", "xml", "safetensors"], accept_multiple_files=True,
-                             key=K + "upload", help="pickled files are never opened")
-    if not files:
-        return
-    ids = tuple(f.file_id for f in files)
-    if b.upload_done != ids:
-        b.upload_done = ids
+                             key=f"{K}upload_{b.upload_version}",
+                             help="Drop the .json together with its .safetensors file when it has one; pickled "
+                                  "files are never opened. After each upload the box empties for the next one.")
+    if files:
+        names = ", ".join(f.name for f in files)
+        b.upload_version += 1  # the next run shows an empty box: a later upload is judged on its own
         try:
             new = load_upload([(f.name, f.getvalue()) for f in files])
         except ERRORS as e:
-            b.upload_error = (ids, str(e))
-        else:
-            b.upload_error = None
-            commit(session, new, f"Loaded {describe(new)} from {', '.join(f.name for f in files)}.", fresh=True)
-    if b.upload_error and b.upload_error[0] == ids:
-        st.error(f"Not loaded — {b.upload_error[1]}. The previous circuit is unchanged.")
+            b.upload_error = f"{names} not loaded — {e}. The previous circuit is unchanged."
+            st.rerun()
+        b.upload_error = None
+        commit(session, new, f"Loaded {describe(new)} from {names}.", fresh=True)
+    if b.upload_error:
+        st.error(b.upload_error)
 
 
 def _examples(session: Session) -> None:

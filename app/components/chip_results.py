@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from components import chip_controls
-from components.common import example_button
+from components.common import example_picker, model_source
 from kirchhoff_core.chip import ChipConfig, ChipInstance, RobustnessCurve, chip_metric, energy, monte_carlo, robustness_curve
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import Dataset
@@ -34,8 +34,8 @@ EXAMPLE_NOTE = ("Loaded the trained example {file} ({nodes} nodes, {devices} dev
 
 
 def example(session: Session, messages) -> None:
-    """The button that loads the trained moons example (and its data)."""
-    example_button(session, messages, "chip_load_example", note=EXAMPLE_NOTE)
+    """The picker that loads a trained example (and its data)."""
+    example_picker(session, messages, "chip_load_example", note=EXAMPLE_NOTE)
 
 
 @dataclass
@@ -94,8 +94,9 @@ def inference(session: Session, b: Bench, error: str | None) -> float:
         m[3].metric("Ideal / target", f"{inf.ideal_readout[0]:+.3f} / {float(np.ravel(label)[0]):+.3f}")
     if is_cls and ideal < 1 / max(b.data.n_classes, 1) + 0.1:
         st.info("The ideal circuit is near chance on this data, so the chip has nothing to lose yet: train it "
-                "on the Train page, or load the trained example.")
-        example(session, b.page.messages)
+                "on the Train page, or load a trained example.")
+        if model_source(session)[1]:  # an untrained circuit has the picker at the top of the page
+            example(session, b.page.messages)
     finite = np.concatenate([inf.volts[np.isfinite(inf.volts)], inf.ideal[np.isfinite(inf.ideal)]])
     v_range = cfg.supply if cfg.supply else float(max(np.abs(finite).max(), 1e-6))
     g1, g2 = st.columns([1, 1.15])

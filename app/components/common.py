@@ -1,4 +1,5 @@
-"""Pieces every page uses: messages, the classroom caption, the share link, the trained example."""
+"""Pieces every page uses: messages, the classroom caption, the share link, the trained examples and
+the line that says where the page's model comes from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import streamlit as st
 
 import state
 from bookkeeping import Messages
+from views.format import metric_label, metric_text
 
 
 def link_message(session: state.Session) -> None:
@@ -53,10 +55,53 @@ def share_link(query: dict[str, str], path: str, what: str) -> None:
     st.code(base + ("?" + urlencode(query) if query else ""), language=None)
 
 
-def example_button(session: state.Session, messages: Messages, key: str, note: str = state.EXAMPLE_NOTE,
+def example_text(dataset: str, stem: str) -> str:
+    """'spirals · 98.0% accuracy' (its test metric) for a trained example."""
+    record = state.example_record(stem)
+    if record is None:
+        return dataset
+    r = record.result
+    value, name = metric_text(r["test_metric"], r["metric"]), metric_label(r["metric"])
+    return f"{dataset} · {value} {name}" if r["metric"] == "accuracy" else f"{dataset} · {name} {value}"
+
+
+def example_picker(session: state.Session, messages: Messages, key: str, note: str = state.EXAMPLE_NOTE,
                    **kwargs) -> None:
-    st.button("Load the trained moons example", key=key, on_click=state.load_example, icon=":material/upload_file:",
-              args=(session, messages), kwargs={"note": note}, **kwargs)
+    """'Load a trained example': one per dataset (assets/examples/<dataset>_trained.json), the session's
+    dataset first; loading it brings the data it was trained on. ``kwargs`` go to the button."""
+    trained = state.trained_examples()
+    if not trained:
+        return
+    names = list(trained)
+    dataset = session.config.dataset if session.config.dataset in trained else names[0]
+    choice = st.selectbox("Load a trained example", names, index=names.index(dataset),
+                          key=f"{key}_choice_{session.config.dataset}",  # a new dataset: a new default
+                          format_func=lambda d: example_text(d, trained[d]),
+                          help="A circuit trained on each dataset and shipped with the playground "
+                               "(scripts/make_examples.py). Loading it also switches to the data it was trained on; "
+                               "a link with ?example=DATASET opens it directly.")
+    st.button("Load the trained example", key=key, on_click=state.load_example, icon=":material/upload_file:",
+              args=(session, messages, trained[choice]), kwargs={"note": note}, **kwargs)
+
+
+def model_source(session: state.Session) -> tuple[str, bool]:
+    """Where the pages' model comes from, in words, and whether it is trained: the Train page's run,
+    a shipped trained example (perhaps trained further), or the circuit as built."""
+    epochs = state.trained_epochs(session)
+    example = state.example_in_use(session)
+    if example is not None:
+        stem, record = example
+        r, name = record.result, record.dataset.get("name", "?")
+        text = (f"the trained {name} example ({metric_text(r['test_metric'], r['metric'])} test "
+                f"{metric_label(r['metric'])} after {record.steps} epochs; assets/examples/{stem}.json)")
+        if epochs:
+            text += f", trained {epochs} more epoch(s) on the Train page"
+        if session.config.dataset != name:
+            text += f" — note: it was trained on {name}, the session's dataset is now {session.config.dataset}"
+        return text, True
+    if epochs:
+        return f"trained on the Train page (epoch {epochs})", True
+    return "as built: not trained (train it on the Train page, or load a trained example)", False
 
 
 def ensure_circuit(session: state.Session) -> None:

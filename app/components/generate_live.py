@@ -45,10 +45,12 @@ def _metrics(g: GeneratePage, snap: Snapshot, view: lv.FlowView | None) -> None:
                  f"{target_entropy(s.name):.3f} nats (the red line below).")
         m[3].metric("Paper's final NLL", "—" if preset.reference_nll is None else f"{preset.reference_nll:.3f}",
                     help="The reference released no number for this target. " + floor if preset.reference_nll is None
-                    else f"Training NLL of the released run ({preset.reference_steps:,} steps, {preset.source}). " + floor)
+                    else f"Training NLL of the released run ({preset.reference_steps:,} steps on "
+                         f"{preset.reference_points or 'its'} fixed points, {preset.source}). " + floor)
     else:
-        m[3].metric("log Z", "—" if view is None else f"{view.log_z:.3f}", help=f"log of the normaliser of exp(−{s.name}) on the [−4, 4]² "
-                                                          "box; the KL estimate includes it, so a perfect fit scores 0")
+        m[3].metric("log Z", "—" if view is None else f"{view.log_z:.3f}",
+                    help=f"log of the normaliser of exp(−{s.name}) on the [−4, 4]² box; the KL estimate includes it, "
+                         "so a perfect fit scores 0")
     m[4].metric("NFE/step", f"{last.nfe_forward + last.nfe_backward}" if last else "—",
                 help="Right-hand-side evaluations of the last step, forward and backward")
 
@@ -78,12 +80,16 @@ def draw(g: GeneratePage, snap: Snapshot) -> None:
         return
     ev = np.array(g.evals, dtype=float).reshape(-1, 2)
     generate = s.task == "generate"
+    preset = flow_preset(s.name)
+    reference, floor = (preset.reference_nll, target_entropy(s.name)) if generate else (None, None)
     st.plotly_chart(gv.curves_figure(np.array([r.step for r in hist]), np.array([r.train_loss for r in hist]),
-                                     ev[:, 0], ev[:, 1], "nll" if generate else "kl",
-                                     flow_preset(s.name).reference_nll if generate else None,
-                                     view.baseline_nll if generate and view is not None else None,
-                                     target_entropy(s.name) if generate else None),
+                                     ev[:, 0], ev[:, 1], "nll" if generate else "kl", reference,
+                                     view.baseline_nll if generate and view is not None else None, floor,
+                                     reference_points=preset.reference_points),
                     key="gen_curves", width="stretch")
+    note = gv.paper_note(reference, floor, preset.reference_points)
+    if note:
+        st.caption(note)
     warning = analysis.solver_health(hist[-1], 1, s.solver().max_nfe).warning
     if warning:
         st.warning("Solver health: " + warning)

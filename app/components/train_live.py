@@ -106,10 +106,18 @@ def draw(session: Session, snap: Snapshot) -> None:
             st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
     if view is not None and view.kind is not None:
         roles = _roles(view.circuit)
-        st.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"
-                   if view.kind == "plane" else "Every node's voltage at T against the input")
-        nfig = tv.node_thumbnails_figure(view.xs, view.ys, view.volts, roles) if view.kind == "plane" else \
-            tv.node_curves_figure(view.xs, view.volts, roles)
+        own = False
+        if view.kind == "plane":
+            cap, own_col = st.columns([3, 1], vertical_alignment="center")
+            own = own_col.toggle("Scale each node on its own", value=False, key="train_node_scale",
+                                 help="Off: one colour scale for all nodes (compare sizes). On: each node's map "
+                                      "spans its own range, so a node with a small swing still shows its pattern")
+            cap.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"
+                        + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
+        else:
+            st.caption("Every node's voltage at T against the input")
+        nfig = tv.node_thumbnails_figure(view.xs, view.ys, view.volts, roles, shared=not own) \
+            if view.kind == "plane" else tv.node_curves_figure(view.xs, view.volts, roles)
         st.plotly_chart(nfig, key="train_nodes_chart", width="stretch")
     if hist:
         _health(hist[-1], steps, session.config.solver_config().max_nfe)

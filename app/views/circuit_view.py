@@ -1,8 +1,10 @@
 """Circuit drawings: pure functions from a ``Circuit`` to plotly figures (no Streamlit, no state).
 
 Parallel devices between the same (src, dst) pair are drawn as one edge whose width grows with the
-count (labelled ``×n``) and whose colour is the sign of the mean first parameter. A small triangle
-two thirds along each edge points from src to dst (the direction of positive current); when both
+count and whose colour is the sign of the mean first parameter; the count most edges share is said
+once in the title, and only edges with another count are labelled ``×n``. A small triangle two
+thirds along each edge points from src to dst (the direction of positive current) and carries the
+pair as ``customdata`` ([src, dst]), so a page can open the device a click lands on; when both
 directions exist the two edges are drawn side by side. Ground (node 0) is a black square with a
 ground symbol under it, at the bottom of the picture. Circuits too big to read as a drawing get a
 summary figure instead (devices per kind, node degrees).
@@ -69,6 +71,14 @@ def device_pairs(circuit: Circuit, slice_index: int) -> PairTable:
             per[g][k] = per[g].get(k, 0) + 1
         kinds = [", ".join(f"{k} ×{n}" if n > 1 else k for k, n in d.items()) for d in per]
     return PairTable(uniq // base, uniq % base, count, mean_p0, kinds)
+
+
+def common_count(pairs: PairTable) -> int:
+    """The number of parallel devices most node pairs have (the one the drawing does not label)."""
+    if not len(pairs):
+        return 1
+    values, counts = np.unique(pairs.count, return_counts=True)
+    return int(values[np.argmax(counts)])
 
 
 def is_drawable(circuit: Circuit, slice_index: int) -> bool:
@@ -212,11 +222,15 @@ def circuit_figure(circuit: Circuit, slice_index: int = 0, positions: dict[int, 
     n_nodes = width + 1
     node_size = 26 if n_nodes <= 30 else 18 if n_nodes <= 100 else 10 if n_nodes <= 400 else 6
     fig = go.Figure()
-    _add_edges(fig, pos, pairs, many=len(pairs) > 250, faint_ground=width > 40)
+    common = common_count(pairs)
+    _add_edges(fig, pos, pairs, many=len(pairs) > 250, faint_ground=width > 40, common=common)
     _add_ground(fig, pos[0], node_size)
     _add_nodes(fig, circuit, pos, width, node_size)
     total = circuit.slices[slice_index].num_devices
     title = f"slice {slice_index}: {width} nodes + ground, {total:,} devices in {len(pairs):,} node pairs"
+    if len(pairs) and total > len(pairs):
+        title += (f" — every edge is {common} parallel devices" if (pairs.count == common).all() else
+                  f" — {common} parallel devices per edge unless labelled ×n")
     fig.update_layout(
         title=dict(text=title, font=dict(size=13), x=0, xanchor="left"), height=height,
         margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", hovermode="closest",
@@ -227,9 +241,10 @@ def circuit_figure(circuit: Circuit, slice_index: int = 0, positions: dict[int, 
 
 
 def _add_edges(fig: go.Figure, pos: dict[int, tuple[float, float]], pairs: PairTable, many: bool,
-               faint_ground: bool) -> None:
-    """Edges grouped into a few traces by (sign, width). With ``faint_ground`` (big circuits) the
-    devices to and from ground, which would fan over everything, are thin grey lines instead."""
+               faint_ground: bool, common: int = 1) -> None:
+    """Edges grouped into a few traces by (sign, width); pairs whose count is not ``common`` get a
+    ×n label. With ``faint_ground`` (big circuits) the devices to and from ground, which would fan
+    over everything, are thin grey lines instead."""
     present = set(zip(pairs.src.tolist(), pairs.dst.tolist()))
     groups: dict[tuple[int, int], list[int]] = {}
     widths = np.minimum(1.5 + 1.6 * np.log2(np.maximum(pairs.count, 1)), 9.0)
@@ -253,7 +268,7 @@ def _add_edges(fig: go.Figure, pos: dict[int, tuple[float, float]], pairs: PairT
     for (sign, w), rows in sorted(groups.items(), key=lambda t: (-t[0][0], t[0][1])):
         xs: list[float | None] = []
         ys: list[float | None] = []
-        a = arrows.setdefault(sign, {"x": [], "y": [], "angle": [], "text": []})
+        a = arrows.setdefault(sign, {"x": [], "y": [], "angle": [], "text": [], "pair": []})
         for j in rows:
             u, v = int(pairs.src[j]), int(pairs.dst[j])
             (x0, y0), (x1, y1) = pos[u], pos[v]
@@ -268,8 +283,9 @@ def _add_edges(fig: go.Figure, pos: dict[int, tuple[float, float]], pairs: PairT
             a["y"].append(y0 + 0.62 * dy)
             a["angle"].append(math.degrees(math.atan2(dx, dy)))
             a["text"].append(f"{u} → {v}<br>{int(pairs.count[j])} device(s): {pairs.kinds[j]}"
-                             f"<br>mean p0 = {pairs.mean_p0[j]:.3g}")
-            if pairs.count[j] > 1 and not many:
+                             f"<br>mean p0 = {pairs.mean_p0[j]:.3g}<br>click: its I-V law")
+            a["pair"].append([u, v])
+            if pairs.count[j] != common and not many:
                 labels["x"].append(x0 + 0.45 * dx)
                 labels["y"].append(y0 + 0.45 * dy)
                 labels["text"].append(f"×{int(pairs.count[j])}")
@@ -280,8 +296,8 @@ def _add_edges(fig: go.Figure, pos: dict[int, tuple[float, float]], pairs: PairT
         shown.add(sign)
     for sign, a in arrows.items():
         fig.add_trace(go.Scatter(
-            x=a["x"], y=a["y"], mode="markers", hovertext=a["text"], hoverinfo="text",
-            marker=dict(symbol="triangle-up", size=9 if not many else 6, angle=a["angle"],
+            x=a["x"], y=a["y"], mode="markers", hovertext=a["text"], hoverinfo="text", customdata=a["pair"],
+            marker=dict(symbol="triangle-up", size=11 if not many else 7, angle=a["angle"],
                         color=SIGN_STYLE[sign][1], line=dict(width=0)),
             name="direction (src → dst)", legendgroup=f"sign{sign}", showlegend=False))
     if labels["x"]:

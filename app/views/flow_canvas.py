@@ -24,7 +24,7 @@ from kirchhoff_core.circuit import Circuit, CircuitError, Slice, node_role
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.initialisation import init_slice_params
 
-from .circuit_view import ROLE_STYLE, SIGN_STYLE, device_pairs
+from .circuit_view import ROLE_STYLE, SIGN_STYLE, common_count, device_pairs
 
 MAX_CANVAS_NODES = 60
 MAX_CANVAS_PAIRS = 400
@@ -64,6 +64,7 @@ def build_state(circuit: Circuit, slice_index: int, positions: dict[str, tuple[f
                                        draggable=True, selectable=True, connectable=True,
                                        deletable=n != 0, style=style))
     pairs = device_pairs(circuit, slice_index)
+    common = common_count(pairs)  # said once in the page's caption; only other counts are labelled
     edges = []
     for j in range(len(pairs)):
         u, v, count = int(pairs.src[j]), int(pairs.dst[j]), int(pairs.count[j])
@@ -71,8 +72,8 @@ def build_state(circuit: Circuit, slice_index: int, positions: dict[str, tuple[f
         colour = SIGN_STYLE[sign][1]
         edges.append(StreamlitFlowEdge(
             f"e{u}-{v}", node_id(u), node_id(v), "default", marker_end={"type": "arrowclosed", "color": colour},
-            deletable=True, focusable=True, label=f"×{count}" if count > 1 else "",
-            label_show_bg=count > 1, style={"stroke": colour, "strokeWidth": min(1 + count ** 0.5, 6)}))
+            deletable=True, focusable=True, label=f"×{count}" if count != common else "",
+            label_show_bg=count != common, style={"stroke": colour, "strokeWidth": min(1 + count ** 0.5, 6)}))
     return StreamlitFlowState(nodes, edges, timestamp=timestamp)
 
 

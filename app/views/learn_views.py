@@ -1,9 +1,12 @@
-"""Text and LaTeX for the Learn page: pure functions, circuit in, strings out."""
+"""Text, tables and LaTeX for the Learn page: pure functions, circuit (and core results) in, strings out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from kirchhoff_core.analysis import NodeBalance
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.devices import KINDS
 
@@ -71,3 +74,25 @@ def device_table_markdown() -> str:
         formula = k.formula.replace("|", r"\vert ")  # a bare | would end the Markdown table cell
         rows.append(f"| `{k.name}` | {k.label} | {params} | {'yes' if k.passive else 'no'} | ${formula}$ |")
     return "\n".join(rows)
+
+
+def balance_rows(circuit: Circuit, slice_index: int, balance: NodeBalance) -> list[dict]:
+    """One row per device at the node: its terminals' voltages, its current and what it adds to the node."""
+    s, v = circuit.slices[slice_index], np.concatenate([[0.0], balance.voltages])
+    rows = []
+    for j, current, sign in zip(balance.devices.tolist(), balance.currents.tolist(), balance.signs.tolist()):
+        src, dst = int(s.src[j]), int(s.dst[j])
+        rows.append({"direction": "in" if sign > 0 else "out", "device": j, "from → to": f"{src} → {dst}",
+                     "kind": str(s.kind[j]), "v_from (V)": v[src], "v_to (V)": v[dst], "current I": current,
+                     "adds to the node": sign * current})
+    return rows
+
+
+def balance_latex(balance: NodeBalance, max_terms: int = 8) -> str:
+    """C dv/dt = each device's contribution (+I flowing in, -I flowing out) ... = their sum, in numbers."""
+    terms = [f"{sign * i:+.4g}" for i, sign in zip(balance.currents.tolist(), balance.signs.tolist())]
+    more = len(terms) - max_terms
+    shown = " ".join(terms[:max_terms]) + (rf" \;\dots\;(\text{{{more} more}})" if more > 0 else "")
+    n, c = balance.node, balance.capacitance
+    return (rf"{_num(c)}\,\frac{{dv_{{{n}}}}}{{dt}} \;=\; {shown or '0'} \;=\; {balance.net:.4g}"
+            rf"\qquad\Rightarrow\qquad \frac{{dv_{{{n}}}}}{{dt}} = {balance.c_dvdt / c:.4g}")

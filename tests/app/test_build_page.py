@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
+import torch
 
-from kirchhoff_core import io
+from kirchhoff_core import editing, io
 from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.solvers import SolverConfig
 
 SESSION = "kirchhoff_playground"
 GEN = "FormSubmitter:build_gen_form-Generate"
@@ -66,7 +70,10 @@ def generate_in_form(app, name: str, **values):
 
 
 def upload(app, name: str, data: bytes):
-    app.file_uploader(key="build_upload").set_value((name, data, "application/octet-stream")).run()
+    """Drop a file into the (current, empty) upload box; after it is processed the page shows a new box."""
+    version = app.session_state[SESSION].build.upload_version
+    app.file_uploader(key=f"build_upload_{version}").set_value((name, data, "application/octet-stream")).run()
+    assert app.session_state[SESSION].build.upload_version == version + 1
     assert not app.exception, app.exception
 
 
@@ -79,7 +86,7 @@ def test_page_runs_with_the_default_moons_circuit(app):
     # the moons preset: fully connected, 8 nodes + ground, one device each way per ordered pair -> 9*8*2
     assert m["Nodes"] == "8" and m["Devices"] == "144" and m["Slices"] == "1" and m["T"] == "1"
     assert m["Parameters"] == str(144 * 3)
-    assert [s.value for s in app.subheader] == ["Edit", "Device I-V inspector"]
+    assert [s.value for s in app.subheader] == ["Network view", "Edit", "Device I-V inspector"]
     assert any("tanh" in latex.value for latex in app.latex)
     assert len(app.get("plotly_chart")) == 3  # circuit + I-V curve + I-V surface
 
@@ -96,6 +103,12 @@ def test_generate_with_other_parameters_updates_the_stats_and_the_config(app):
     config = app.session_state[SESSION].config
     assert config.generator == "ring" and config.generator_params["num_nodes"] == 10
     assert generate("ring", **config.generator_params).num_devices == circuit_of(app).num_devices
+    # the confirmation stays through later runs (a canvas round trip, a layout change) until the next change
+    app.run()
+    app.selectbox(key="build_layout").set_value("circular").run()
+    assert len(app.success) == 1 and app.success[0].value.startswith("Generated") and "10 nodes" in app.success[0].value
+    generate_in_form(app, "chain", num_nodes=4)
+    assert len(app.success) == 1 and "chain" in app.success[0].value
 
 
 def test_generate_int_list_and_bad_arguments(app):
@@ -281,7 +294,7 @@ def test_classroom_mode_hides_generator_editor_and_io(app):
     keys = {w.key for w in (*app.button, *app.data_editor)}
     assert GEN not in keys and "build_table_apply" not in keys and "build_add_slice" not in keys
     assert len(app.file_uploader) == 0 and len(app.data_editor) == 0
-    assert [s.value for s in app.subheader] == ["Device I-V inspector"]
+    assert [s.value for s in app.subheader] == ["Network view", "Device I-V inspector"]
     assert metrics(app)["Nodes"] == "8"
 
 
@@ -361,11 +374,21 @@ def test_views_draw_small_circuits_and_summarise_huge_ones():
     fig = circuit_view.circuit_figure(small)
     names = {t.name for t in fig.data}
     assert {"ground (node 0)", "input node", "read-out node"} <= names
-    labels = [t for t in fig.data if t.mode == "text"]
     # i->j gets r0 = 2 devices from the visit (i, j) and r1 = 1 from the visit (j, i): 3 per ordered pair,
-    # for the 4 x 3 ordered pairs of {0, 1, 2, 3}
-    assert labels and list(labels[0].text) == ["×3"] * 12
+    # for the 4 x 3 ordered pairs of {0, 1, 2, 3}; the common count is said once, no edge is labelled
+    assert not [t for t in fig.data if t.mode == "text"]
+    assert "every edge is 3 parallel devices" in fig.layout.title.text
     assert fig.layout.yaxis.scaleanchor == "x"
+    arrows = [t for t in fig.data if t.name == "direction (src → dst)"]
+    assert sorted(tuple(p) for t in arrows for p in t.customdata) == sorted(
+        {(int(u), int(v)) for u, v in zip(small.slices[0].src, small.slices[0].dst)})  # a click names its pair
+    devices = small.slices[0].devices()
+    extra = next(d for d in devices if (d["src"], d["dst"]) == (1, 2))
+    mixed = editing.set_devices(small, 0, devices + [dict(extra)])  # the pair 1 -> 2 now has 4 devices
+    fig = circuit_view.circuit_figure(mixed)
+    labels = [t for t in fig.data if t.mode == "text"]
+    assert labels and list(labels[0].text) == ["×4"] and "3 parallel devices per edge unless labelled" in \
+        fig.layout.title.text
 
     big = generate("random_graph", num_nodes=120, p=0.5, seed=1)
     assert len(circuit_view.device_pairs(big, 0)) > circuit_view.MAX_DRAWN_PAIRS
@@ -379,3 +402,40 @@ def test_views_draw_small_circuits_and_summarise_huge_ones():
     assert np.allclose(f.data[2].y, dv * 2)  # the sum of the three devices
     s = iv_view.iv_surface_figure(dv, dv, np.outer(dv, dv), "s")
     assert s.data[0].z.shape == (5, 5)
+
+
+# --- the network view ------------------------------------------------------------------------------
+
+def _view_nodes(app) -> dict[int, dict]:
+    frames = app.get("iframe")
+    assert len(frames) == 1
+    html = frames[0].proto.srcdoc
+    return {n["id"]: n for n in json.loads(re.search(r"nodes = new vis\.DataSet\((\[.*?\])\);", html, re.S).group(1))}
+
+
+def test_network_view_by_role_and_by_voltage(app):
+    from state import dataset_for
+
+    from kirchhoff_core.netview import ROLE_COLOURS
+    from kirchhoff_core.trajectories import slice_voltages
+
+    started(app)
+    assert not app.get("iframe") and not app.toggle(key="build_net_show").value  # a small circuit: off until asked
+    app.toggle(key="build_net_show").set_value(True).run()
+    nodes = _view_nodes(app)
+    assert sorted(nodes) == list(range(9)) and nodes[1]["color"] == ROLE_COLOURS["input"]
+    app.radio(key="build_net_colour").set_value("voltage").run()
+    app.number_input(key="build_net_sample").set_value(3).run()
+    assert not app.exception and errors(app) == []
+    s = app.session_state[SESSION]
+    model = KirchhoffNet(circuit_of(app), SolverConfig(rtol=1e-6, atol=1e-6), dtype=torch.float64)
+    expected = slice_voltages(model, dataset_for(s.config).x_test[3], 1.0)  # the session's moons test point 3
+    nodes = _view_nodes(app)
+    shown = [float(re.search(r": ([-+][\d.e+-]+) V", nodes[n]["title"]).group(1)) for n in range(1, 9)]
+    np.testing.assert_allclose(shown, expected, rtol=1e-3, atol=1e-4)
+    # a circuit whose inputs do not fit the dataset: typed voltages, refused with a message when malformed
+    generate_in_form(app, "ring", num_nodes=6, n_inputs=3)
+    app.text_input(key="build_net_typed").set_value("0.5, x").run()
+    assert any("Input voltages" in e for e in errors(app)) and not app.get("iframe")
+    app.text_input(key="build_net_typed").set_value("-1").run()  # one value: every input
+    assert errors(app) == [] and len(_view_nodes(app)) == 7

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from kirchhoff_core.chip import ChipConfig, ChipInstance, adc_codes, chip_metric, monte_carlo
 from kirchhoff_core.datasets import make_dataset
-from kirchhoff_core.io import load_circuit
+from kirchhoff_core.io import load_circuit, load_trained
 from kirchhoff_core.solvers import SolverConfig
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "assets" / "examples" / "moons_trained.json"
@@ -131,7 +131,8 @@ def test_robustness_curves(example):
                                           for a in s["layout"].get("annotations", [])))
     means = [t for t in robust["data"] if t.get("name") == "mean"]
     assert len(means) == 2 and len(array(means[0]["y"])) == 7 and len(array(means[1]["y"])) == 7
-    assert array(means[0]["y"])[0] == pytest.approx(0.99)  # sigma 0: every chip equals the ideal circuit
+    recorded = load_trained(EXAMPLE)[1].result["test_metric"]
+    assert array(means[0]["y"])[0] == pytest.approx(recorded)  # sigma 0: every chip equals the ideal circuit
 
 
 def test_bad_setting_shows_an_error_not_an_exception():
@@ -151,10 +152,13 @@ def test_circuit_that_does_not_fit_the_data():
     at.run()
     assert not at.exception
     assert any("does not fit the data" in e.value for e in at.error)
+    assert at.selectbox(key="chip_load_example_choice_blobs").value == "blobs"  # the picker offers the session's data
     at.button(key="chip_load_example").click().run()
     assert not at.exception and not at.error
-    assert session(at).config.dataset == "moons"
-    assert metric(at, "Ideal accuracy") == "99.0%"
+    assert session(at).config.dataset == "blobs" and session(at).circuit.name == "blobs trained"
+    recorded = load_trained(EXAMPLE.with_name("blobs_trained.json"))[1].result["test_metric"]
+    assert metric(at, "Ideal accuracy") == f"{recorded:.1%}"
+    assert "the trained blobs example" in " ".join(m.value for m in at.markdown)
 
 
 def test_energy_panel_spells_out_units(example):

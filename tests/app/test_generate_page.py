@@ -222,3 +222,14 @@ def test_the_flow_animation_has_frames_fixed_axes_and_redraws(at):
     at.button(key="gen_step").click().run()
     assert not at.button(key="gen_animate").disabled
     assert "Update the animation (step 1)" == at.button(key="gen_animate").label
+
+
+def test_two_spirals_explains_why_the_paper_is_below_the_entropy(monkeypatch, tmp_path):
+    monkeypatch.setenv("KIRCHHOFF_GENERATIVE_ASSETS", str(tmp_path / "no-assets-here"))
+    at = open_page("app_pages/generate.py", {"g.target": "2spirals", "g.bs": "64"})
+    at.button(key="gen_step").click().run()
+    assert not at.exception and not errors(at)
+    assert any("one fixed set of 512 points" in c.value and "below the entropy" in c.value for c in at.caption)
+    spec = chart(at, "paper 2.636")
+    paper = next(a for a in spec["layout"]["annotations"] if a["text"].startswith("paper"))
+    assert "512 fixed training points" in paper["hovertext"]

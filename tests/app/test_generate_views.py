@@ -27,3 +27,21 @@ def test_curves_without_reference_lines():
     steps = np.arange(1, 4)
     fig = gv.curves_figure(steps, np.array([0.5, 0.4, 0.3]), steps, np.array([0.5, 0.4, 0.3]), "kl")
     assert not fig.layout.shapes and fig.layout.yaxis.title.text == "KL estimate (nats)"
+
+
+def test_the_paper_line_says_it_is_a_training_loss_and_why_it_can_beat_the_entropy():
+    from kirchhoff_core.generative import flow_preset
+    from kirchhoff_core.target_density import target_entropy
+
+    spirals = flow_preset("2spirals")
+    floor = target_entropy("2spirals")
+    assert spirals.reference_nll < floor and spirals.reference_points == 512  # the case a researcher asked about
+    steps = np.arange(1, 4)
+    fig = gv.curves_figure(steps, np.array([3.0, 2.9, 2.8]), steps, np.array([3.0, 2.9, 2.8]), "nll",
+                           reference=spirals.reference_nll, floor=floor, reference_points=512)
+    paper = next(a for a in fig.layout.annotations if a.text.startswith("paper"))
+    assert "training loss" in paper.text and "512 fixed training points" in paper.hovertext
+    note = gv.paper_note(spirals.reference_nll, floor, 512)
+    assert "one fixed set of 512 points" in note and "fresh samples" in note
+    moons = flow_preset("moons")  # above its entropy: nothing to explain
+    assert gv.paper_note(moons.reference_nll, target_entropy("moons"), moons.reference_points) is None

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from apptest_helpers import after_one_epoch, open_page, session
+import numpy as np
+import pytest
+import torch
+from apptest_helpers import after_one_epoch, metric, open_page, session
 
+from state import dataset_for
 from views.learn_views import kcl_latex, node_terms, substitute
 
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.generators import generate
+from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.solvers import SolverConfig
+from kirchhoff_core.trajectories import slice_voltages
 
 
 def test_learn_page_shows_kcl_with_the_circuits_numbers():
@@ -50,3 +57,37 @@ def test_substitution_and_terms():
     assert sorted((t.src, t.dst) for t in out) == [(2, 0), (2, 1), (2, 3)]
     eq = kcl_latex(c, 0, 2, max_terms=2)
     assert eq.count(r"\dots") == 2 and "1 more device" in eq
+
+
+def test_plugging_in_an_input_adds_the_currents_up_to_c_dv_dt():
+    """Node 7 of the trained moons example at t = 0.5 for test sample 4: the table's currents are the
+    core's at the core's voltages, and in - out equals C dv/dt (and a finite difference of the transient)."""
+    at = open_page("app_pages/learn.py", {"example": "moons", "learn.node": "7", "learn.i": "4", "learn.t": "0.5"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    s = session(at)
+    model = KirchhoffNet(s.circuit, SolverConfig(rtol=1e-9, atol=1e-9), dtype=torch.float64)
+    x = dataset_for(s.config).x_test[4]
+    v = slice_voltages(model, x, 0.5, 0)
+    currents = model.currents(torch.as_tensor(v).unsqueeze(0), 0)[0].detach().numpy()
+    table = at.dataframe[-1].value
+    sl = s.circuit.slices[0]
+    assert list(table["device"]) == list(np.flatnonzero((sl.src == 7) | (sl.dst == 7)))
+    np.testing.assert_allclose(table["current I"], currents[table["device"]], rtol=1e-9, atol=1e-12)
+    contributions = float(table["adds to the node"].sum())
+    h = 1e-5
+    slope = (slice_voltages(model, x, 0.5 + h, 0) - slice_voltages(model, x, 0.5 - h, 0))[6] / (2 * h)
+    assert contributions == pytest.approx(slope, rel=1e-4, abs=1e-6)  # C = 1
+    assert float(metric(at, "C dv7/dt")) == pytest.approx(contributions, rel=1e-3, abs=1e-4)
+    assert any(r"\frac{dv_{7}}{dt} \;=\; " in x.value and "+" in x.value for x in at.latex)
+    assert dict(at.query_params) == {"example": "moons_trained", "learn.node": "7", "learn.i": "4",
+                                     "learn.t": "0.5"}
+
+    # typed voltages (a list starting with a negative number) and a bad entry
+    at.radio(key="learn_how").set_value("typed voltages").run()
+    at.text_input(key="learn_typed").set_value("-0.5, 1").run()
+    assert not at.error and session(at).learn.voltages == "-0.5, 1" and session(at).learn.typed
+    assert dict(at.query_params)["learn.v"] == "-0.5, 1"
+    at.text_input(key="learn_typed").set_value("-0.5, x").run()
+    assert any("Input voltages" in e.value for e in at.error)
+    at.text_input(key="learn_typed").set_value("1, 2, 3").run()
+    assert any("input: the circuit has 2 input node(s)" in e.value for e in at.error)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from apptest_helpers import errors, metric, open_page, session
 
-from settings import ChipSettings, Config, GenerateSettings, own_from_query, page_to_query
+from settings import ChipSettings, Config, GenerateSettings, examples, own_from_query, page_to_query
 
 from kirchhoff_core import io as kio
 from kirchhoff_core.generative import flow_preset
@@ -149,3 +149,30 @@ def test_page_links_round_trip_every_setting():
     gen = GenerateSettings(task="density", potential="U3").with_preset()
     assert own_from_query("generate", page_to_query("generate", Config(dataset="xor"), gen)) == gen
     assert "ds" not in page_to_query("generate", Config(dataset="xor", hide=["io"]), gen)  # its own circuit
+
+
+TRAJECTORIES = "app_pages/trajectories.py"
+
+
+def test_a_trained_example_link_brings_its_circuit_and_its_data():
+    at = open_page(TRAJECTORIES, {"example": "spirals"})
+    assert not at.error, errors(at)
+    s = session(at)
+    record = kio.load_trained(examples()["spirals_trained"])[1]
+    assert s.circuit.name == "spirals trained" and s.config.example == "spirals_trained"
+    assert (s.config.dataset, s.config.n_samples, s.config.seed) == ("spirals", 500, 0)
+    assert dict(at.query_params) == {"ds": "spirals", "example": "spirals_trained"}  # the page's link reproduces it
+    assert any("the trained spirals example" in w.value for w in at.success)
+    accuracy = float(metric(at, "Test accuracy at T = 1").rstrip("%")) / 100
+    assert accuracy == pytest.approx(record.result["test_metric"], abs=0.01)
+    # checkerboard was trained on 2,000 samples: the link brings that size too; a link may still override
+    at = open_page(CHIP, {"example": "checkerboard"})
+    assert (session(at).config.dataset, session(at).config.n_samples) == ("checkerboard", 2000)
+    assert any("the trained checkerboard example" in m.value for m in at.markdown)
+    at = open_page(CHIP, {"example": "spirals", "noise": "0.5"})
+    assert session(at).config.noise == 0.5 and "now spirals" not in " ".join(m.value for m in at.markdown)
+    # the old names still work, and an unknown one is reported
+    at = open_page(CHIP, {"example": "moons_trained"})
+    assert session(at).circuit.name == "moons trained" and not at.warning
+    at = open_page(CHIP, {"example": "nowhere"})
+    assert any("no example circuit 'nowhere'" in w.value and "spirals" in w.value for w in at.warning)

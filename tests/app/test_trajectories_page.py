@@ -43,7 +43,7 @@ def test_the_page_is_in_the_navigation_and_renders_with_defaults():
     assert "Test accuracy at T = 1" in m
     charts = at.get("plotly_chart")
     assert len(charts) == 4  # picker, watch, flow, sweep
-    assert any("not trained it in this session" in i.value for i in at.info)
+    assert any("as built: not trained" in i.value for i in at.info)
 
 
 def test_a_test_set_index_picks_that_input_and_its_prediction():

@@ -27,7 +27,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def sweeps_root(tmp_path_factory) -> Path:
+    """The app's sweeps root for the browser tests (not the repository's sweeps/)."""
+    return tmp_path_factory.mktemp("sweeps")
+
+
+@pytest.fixture(scope="session")
+def app_url(sweeps_root):
     """Start the app once for the browser tests; stop it afterwards."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -36,7 +42,8 @@ def app_url():
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "KIRCHHOFF_SWEEPS_ROOT": str(sweeps_root)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.parse
 
+import numpy as np
 from playwright.sync_api import Page, expect
 
 from conftest import component_values, shot, wait_component_value, wait_settled, watch_components
+from kirchhoff_core import io
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.generators import generate
 from kirchhoff_core.presets import preset_for
@@ -196,3 +199,59 @@ def test_draw_on_the_canvas_and_edit_the_table(page, app_url):
     wait_component_value(page, sent)  # the canvas got the new circuit and answered
     wait_settled(page)
     shot(page, "build_7_table_applied")
+
+
+def test_click_a_device_in_the_drawing_opens_its_iv_inspector(page, app_url):
+    """Hover the drawing's direction triangles until one names a pair (its hover text), click it: a
+    dialog opens on the first device of that pair (as the core numbers devices) with its I-V law."""
+    open_build(page, f"{app_url}/")
+    circuit = generate("fully_connected", **preset_for("moons").params)
+    drawing = page.locator("[data-testid='stPlotlyChart']").filter(has_text="slice 0:")
+    expect(drawing).to_contain_text("every edge is 2 parallel devices")  # said once, not 72 labels
+    expect(drawing.locator(".textpoint", has_text="×")).to_have_count(0)
+    points = drawing.locator(".scatterlayer .points path.point")
+    pair = None
+    for i in range(points.count()):
+        at = centre(points.nth(i).bounding_box())
+        page.mouse.move(*at)
+        time.sleep(0.3)  # plotly throttles hover events: let the label catch up with the mouse
+        first_line = drawing.locator(".hoverlayer .hovertext tspan.line").first  # "3 → 2"
+        if first_line.count() and (m := re.fullmatch(r"\s*(\d+) → (\d+)\s*", first_line.text_content() or "")):
+            pair = int(m[1]), int(m[2])
+            if 0 not in pair:  # a device between two non-ground nodes
+                break
+    assert pair is not None and 0 not in pair, "no direction triangle answered the hover"
+    s = circuit.slices[0]
+    device = int(np.flatnonzero((s.src == pair[0]) & (s.dst == pair[1]))[0])
+    page.mouse.move(at[0] + 1, at[1])  # as a hand does: come to rest on the triangle, then click
+    time.sleep(0.3)
+    expect(drawing.locator(".hoverlayer .hovertext tspan.line").first).to_have_text(f"{pair[0]} → {pair[1]}")
+    page.mouse.click(at[0] + 1, at[1])  # plotly's drag layer takes the click and reports the hovered point
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible(timeout=30_000)
+    expect(dialog).to_contain_text(f"Device {device} of slice 0: {pair[0]} → {pair[1]}")
+    expect(dialog.locator("[data-testid='stPlotlyChart']").filter(has_text=f"I(Δv) of device {device}")).to_be_visible()
+    wait_settled(page)
+    shot(page, "build_8_device_clicked")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    # the inspector at the bottom of the page follows the click too
+    expect(page.get_by_text(f"Device {device} of slice 0: {pair[0]} → {pair[1]}")).to_be_visible()
+
+
+def test_a_second_upload_replaces_the_first(page, app_url):
+    """Upload one circuit, then another into the same box: each replaces the circuit (the box
+    empties after each upload, so the second is not refused as 'got 2')."""
+    open_build(page, f"{app_url}/")
+    page.get_by_role("tab", name="Import / export").click()
+    for name, circuit in (("ring.json", generate("ring", num_nodes=5, seed=1)),
+                          ("chain.json", generate("chain", num_nodes=4, seed=2))):
+        box = page.locator("[data-testid='stFileUploader']")
+        box.locator("input[type='file']").set_input_files(
+            {"name": name, "mimeType": "application/json", "buffer": io.dumps_circuit(circuit).encode()})
+        expect(page.get_by_text(f"from {name}")).to_be_visible(timeout=30_000)
+        expect_stats(page, **stats_of(circuit))
+        wait_settled(page)
+        expect(page.locator("[data-testid='stFileUploaderFile']")).to_have_count(0)  # an empty box again
+        expect(page.locator("[data-testid='stAlertContentError']")).to_have_count(0)
+    shot(page, "build_9_second_upload")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from conftest import COUNT_RUNS, shot, wait_settled
+from kirchhoff_core.io import load_trained
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 
 
 def chart(page: Page, text: str):
@@ -45,7 +49,7 @@ def test_play_the_trajectory_animation(page, app_url):
     watch.wait_for()
     shot(page, "trajectories_1_untrained")
 
-    page.get_by_role("button", name="Load the trained moons example").click()
+    page.get_by_role("button", name="Load the trained example").click()
     page.get_by_text("Loaded the example").wait_for(timeout=60_000)
     wait_settled(page, timeout_s=120)
     watch = chart(page, "node voltages v(t)")
@@ -81,3 +85,23 @@ def test_play_the_trajectory_animation(page, app_url):
     shot(page, "trajectories_3_flow_and_sweep")
     assert flow.locator(".scatterlayer .point").count() >= 50
     assert page.evaluate("window.__runs") == 0, "the animations must not rerun the script"
+
+
+def test_a_link_puts_the_trained_spirals_circuit_in_front_of_a_class(page, app_url):
+    """One link (`?example=spirals`) in a fresh browser: the trained circuit on the data it was trained
+    on, its test accuracy in the read-out sweep as recorded in the file, and the status line naming it."""
+    record = load_trained(EXAMPLES / "spirals_trained.json")[1]
+    page.set_viewport_size({"width": 1400, "height": 2700})
+    page.goto(f"{app_url}/trajectories?example=spirals")
+    page.get_by_role("heading", name="Trajectories").wait_for(timeout=120_000)
+    wait_settled(page, timeout_s=120)
+    status = page.locator("[data-testid='stAlertContentSuccess']").filter(has_text="the trained spirals example")
+    expect(status).to_be_visible(timeout=60_000)
+    expect(status).to_contain_text(f"{record.result['test_metric']:.1%} test accuracy after {record.steps} epochs")
+    label = page.locator("[data-testid='stMetricLabel']", has_text="Test accuracy at T = 1")
+    value = page.locator("[data-testid='stMetric']").filter(has=label).locator("[data-testid='stMetricValue']")
+    expect(value).to_be_visible(timeout=60_000)
+    accuracy = float(value.text_content().rstrip("%")) / 100
+    assert abs(accuracy - record.result["test_metric"]) <= 0.01 and accuracy >= 0.95
+    assert "ds=spirals" in page.url and "example=spirals_trained" in page.url  # the address reproduces it
+    shot(page, "trajectories_4_spirals_link")

@@ -7,8 +7,10 @@ import torch
 from kirchhoff_core.analysis import (history_series, input_grid, input_line, node_voltages_grid, predict_grid,
                                      snapshot, snapshot_grid, solver_health, steps_per_epoch)
 from kirchhoff_core.datasets import make_dataset
+from kirchhoff_core.generators import generate
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import build_circuit, preset_for
+from kirchhoff_core.solvers import SolverConfig
 from kirchhoff_core.train import EpochRecord, TrainConfig, Trainer
 
 
@@ -98,3 +100,29 @@ def test_points_in_box_are_seeded_and_inside():
         points_in_box((0, 1), (0, 1), n=0)
     with pytest.raises(ValueError, match="finite"):
         points_in_box((0, float("nan")), (0, 1))
+
+
+def test_node_balance_adds_the_device_currents_up_to_c_dv_dt():
+    """At a state from the transient, the node's signed device currents equal C dv/dt from the model's
+    right-hand side, and a finite difference of the trajectory itself (an independent check)."""
+    from kirchhoff_core.analysis import node_balance
+    from kirchhoff_core.trajectories import slice_voltages
+
+    circuit = generate("fully_connected", num_nodes=5, repeats=(2, 1), n_inputs=2, n_outputs=2, num_slices=2,
+                       kind="ShiftRelu2", capacitance=2.0, seed=3)
+    model = KirchhoffNet(circuit, SolverConfig(rtol=1e-10, atol=1e-10), dtype=torch.float64)
+    x, t, h = [0.5, -1.0], 1.4, 1e-5
+    v = slice_voltages(model, x, t, 1)
+    for node in (1, 4):
+        b = node_balance(model, v, 1, node)
+        s = circuit.slices[1]
+        assert len(b.devices) == int(((s.src == node) | (s.dst == node)).sum()) > 0
+        assert np.all((b.signs > 0) == (s.dst[b.devices] == node))
+        assert b.capacitance == 2.0 and abs(b.residual) < 1e-12
+        assert b.net == pytest.approx(b.c_dvdt, abs=1e-12)
+        slope = (slice_voltages(model, x, t + h, 1) - slice_voltages(model, x, t - h, 1))[node - 1] / (2 * h)
+        assert b.c_dvdt == pytest.approx(2.0 * slope, rel=1e-5, abs=1e-7)
+    with pytest.raises(ValueError, match="node: slice 1 has nodes 1..5"):
+        node_balance(model, v, 1, 6)
+    with pytest.raises(ValueError, match="voltages: need 5 finite values"):
+        node_balance(model, v[:3], 1, 1)

@@ -431,6 +431,11 @@ def command_table(files: dict[str, str]) -> dict[str, tuple[list[str], dict[str,
             "--sweep": flag(["device_mismatch=0,0.05", "adc_bits=4,6"],
                             ["adc_bits=4,nan", "x=1", "adc_bits=4.5", "device_mismatch=1e400", "noise=1",
                              "jitter=-1"])}),
+        "view": (["-o", files["dir"] + "/view.html"], {
+            "--inputs": flag(NUMBERS, BAD_NUMBERS), "--time": flag(["0.5", "1", "-0"], ["2", "-1"] + HOSTILE),
+            "--slice": flag(["0"], ["1"] + REFUSED_COUNTS), "--no-ground": flag([None], [None]),
+            "--max-edges": flag(["3", "4000"], ["100001"] + REFUSED_COUNTS),
+            "-o": flag([files["dir"] + "/v{n}/view.html"], outs), **SOLVER}),
         "info": ([], {}),
     }
 
@@ -497,7 +502,7 @@ def check_cli(argv: list[str], capsys) -> str:
 
 
 COMMANDS = ["generate", "train", "simulate", "trajectory", "readout-sweep", "export-spice", "spice-check", "chip",
-            "info"]
+            "view", "info"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
