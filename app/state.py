@@ -21,6 +21,7 @@ from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_dataset
 from kirchhoff_core.generators import generate
+from kirchhoff_core.guards import Advice, check_setup
 from kirchhoff_core.live import StepRecord
 from kirchhoff_core.live_views import SupervisedView, build_supervised, supervised_view
 from kirchhoff_core.presets import preset_for
@@ -56,6 +57,7 @@ class TrainPage:
     runs: RunHistory = field(default_factory=RunHistory)  # the runs that ended (Reset or a new set-up)
     run_settings: dict[str, Any] = field(default_factory=dict)  # the current run's, from when it started
     compare: list[int] = field(default_factory=list)  # the run numbers the Compare view shows
+    advice: tuple | None = None  # (circuit, data, train config, solver config, the guard rails' findings)
 
 
 @dataclass
@@ -426,6 +428,22 @@ def ensure_trainer(session: Session, messages: Messages) -> None:
     page.run_settings = run_settings(session)
     if had and old is not None:
         messages.note(f"The set-up changed, so training restarted from epoch 0 (it was at epoch {had}).")
+
+
+def setup_advice(session: Session) -> list[Advice]:
+    """The guard rails' findings for the Train page's set-up (``kirchhoff_core.guards.check_setup``),
+    computed again only when the circuit, the data or a setting changed."""
+    page, circuit, data = session.train, session.circuit, session.data
+    if circuit is None or data is None or page.mismatch:
+        return []
+    try:
+        tc, sc = session.config.train_config(), session.config.solver_config()
+    except ValueError:
+        return []
+    a = page.advice
+    if a is None or a[0] is not circuit or a[1] is not data or a[2:4] != (tc, sc):
+        page.advice = a = (circuit, data, tc, sc, check_setup(circuit, data, tc, sc))
+    return a[4]
 
 
 def current_circuit(session: Session) -> tuple[Circuit, int]:

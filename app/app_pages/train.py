@@ -43,6 +43,7 @@ if "solver" not in hidden:
     train_controls.solver(session)
 if not {"hyperparameters", "solver"} <= hidden:
     st.caption("Changing anything except the learning rate rebuilds the trainer and restarts training at epoch 0.")
+train_controls.setup_check(session)
 if session.train.mismatch:
     train_controls.mismatch_fixes(session)
 

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from components import generate_model as gm
+from components import guard_rails
 from kirchhoff_core import analysis
 from kirchhoff_core import flow_analysis as fa
 from kirchhoff_core import live_views as lv
@@ -90,6 +91,7 @@ def draw(g: GeneratePage, snap: Snapshot) -> None:
     note = gv.paper_note(reference, floor, preset.reference_points)
     if note:
         st.caption(note)
+    guard_rails.loss_hint(hist, lambda lr: gm.set_lr(g, lr), "gen_loss_hint")
     warning = analysis.solver_health(hist[-1], 1, s.solver().max_nfe).warning
     if warning:
         st.warning("Solver health: " + warning)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from components import generate_files as files
 from kirchhoff_core import flow_analysis as fa
+from kirchhoff_core import guards
 from kirchhoff_core import live_views as lv
 from kirchhoff_core.live import StepRecord
 from kirchhoff_core.solvers import SolverError
@@ -160,6 +161,15 @@ def set_tol(g: GeneratePage, value: float) -> None:
             g.messages.error(f"Solver tolerance: {e}")
             return
         g.run.changed()
+
+
+def setup_advice(g: GeneratePage) -> list[guards.Advice]:
+    """The guard rails' findings that apply to a flow's set-up: a learning rate that diverges."""
+    try:
+        found = guards.check_learning_rate(g.settings.train_config())
+    except ValueError:
+        return []
+    return [found] if found is not None else []
 
 
 def use_preset(g: GeneratePage) -> None:

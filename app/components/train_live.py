@@ -4,9 +4,12 @@ computed next to the trainer, in its worker) by the play controller's fragment e
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
+from components import guard_rails, train_controls
 from kirchhoff_core import analysis
 from kirchhoff_core.circuit import node_role
 from kirchhoff_core.datasets import Dataset
@@ -102,6 +105,7 @@ def draw(session: Session, snap: Snapshot) -> None:
         if hist:
             st.plotly_chart(tv.curves_figure(analysis.history_series(hist, steps), hist[-1].metric),
                             key="train_curves", width="stretch")
+            guard_rails.loss_hint(hist, partial(train_controls.set_lr, session), "train_loss_hint", "epoch")
         else:
             st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
     if view is not None and view.kind is not None:
