@@ -332,6 +332,8 @@ def live_fragment(player: Player, run: LiveRun, draw: Callable[[Snapshot], None]
 
     @st.fragment(run_every=player.tick_s if busy else None)
     def live() -> None:
+        if run.bar and bar_state(run)[0] != run.bar[0]:
+            st.rerun()  # a callback of this run started or stopped the training: the whole page changes
         if run.worker is None:
             # Draw first, then train: the charts are fresh while the steps run (Streamlit fades elements
             # a run has not re-sent yet), and the next tick shows what this one trained.

@@ -148,6 +148,9 @@ def flow_section(g: GeneratePage) -> None:
     st.subheader("The flow")
     if not g.run.active:
         return
+    if g.run.snapshot().state == "starting":  # the views below ask the worker; the page must not wait for it
+        st.caption("The flow appears here as soon as this session's training worker has started.")
+        return
     box = gm.box(g.settings)
     col_anim, col_field = st.columns([1.6, 1], gap="medium")
     with col_anim:

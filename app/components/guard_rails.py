@@ -20,13 +20,17 @@ def number(col: Any, label: str, low: float, high: float, *, key: str, value: fl
     [low, high]; others are refused with a message saying the range, and the box shows ``value`` again.
     (With the widget's own min/max a typed −5 would only turn the box red, with no word on why.)"""
 
+    whole = isinstance(value, int)
+
     def checked(new: Any) -> None:
         problem = guards.out_of_range(label, None if new is None else float(new), low, high)
         if problem:
             messages.error(f"{problem}; kept {guards.number_text(value)}.")
-        else:
-            on_set(new)
+        elif new != value:
+            on_set(int(new) if whole else new)
 
+    if whole:  # without min/max the box would take the type of its default, a float
+        kwargs.setdefault("step", 1)
     return bound(col.number_input, label, key=key, value=value, on_set=checked, **kwargs)
 
 
