@@ -17,6 +17,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -134,7 +135,7 @@ def main() -> None:
     args = ap.parse_args()
 
     port = _free_port()
-    log = ROOT / "benchmarks" / "classroom_server.log"
+    log = Path(tempfile.gettempdir()) / "kirchhoff_classroom_server.log"
     server = start_server(port, args.workers, log)
     url = f"http://127.0.0.1:{port}"
     print(f"server: KIRCHHOFF_WORKERS={args.workers or 'default'} ({os.cpu_count()} CPU cores); "

@@ -33,13 +33,13 @@ from kirchhoff_core.train import task_loss, task_metric
 class GatherScatterRHS(nn.Module):
     """The reference formulation: gather per device, scatter_add per device, every evaluation."""
 
-    def __init__(self, circuit):
+    def __init__(self, circuit, index: int = 0):
         super().__init__()
-        s = circuit.slices[0]
+        s = circuit.slices[index]
         assert len(set(s.kind.tolist())) == 1, "baseline supports one device kind"
         self.kind = s.kind[0]
-        self.src = torch.as_tensor(s.src)
-        self.dst = torch.as_tensor(s.dst)
+        self.register_buffer("src", torch.as_tensor(s.src))
+        self.register_buffer("dst", torch.as_tensor(s.dst))
         self.param = nn.Parameter(torch.tensor(s.params.T.copy(), dtype=torch.float32))  # (3, E)
         self.nfe = 0
 

@@ -251,9 +251,10 @@ class ChipInstance:
             ts = torch.as_tensor(grid, dtype=torch.float64)
             bm = torchsde.BrownianInterval(t0=0.0, t1=dyn.duration, size=v.shape, dtype=torch.float64,
                                            entropy=int(self.rng.integers(2 ** 31)))
-            with torch.no_grad():
+            where = f"slice {i} (with thermal noise)"
+            with torch.no_grad(), self.model.guarded(dyn, where):  # counts against max_nfe and the work budget
                 sol = torchsde.sdeint(sde, v, ts, bm=bm, method="heun", dt=dyn.duration / self.config.sde_steps)
-            check_finite(sol[-1], f"slice {i} (with thermal noise)", self.model.boundaries[i + 1])
+            check_finite(sol[-1], where, self.model.boundaries[i + 1])
             out.append(sol)
             v = sol[-1]
         return out

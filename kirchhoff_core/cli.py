@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .accelerator import DEVICE_CHOICES, check_device, describe, resolve_device
 from .chip import ChipConfig, monte_carlo, robustness_curve, sweep_config
 from .chip import energy as chip_energy
 from .circuit import CircuitError
@@ -31,10 +32,12 @@ from .densities import POTENTIALS, TARGETS
 from .devices import KINDS
 from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
 from .guards import check_learning_rate, check_setup
+from .images import IMAGE_SETS
 from .io import load_circuit, save_circuit
+from .live import LiveTrainer
 from .model import KirchhoffNet
 from .outputs import prepare_output_dir, prepare_output_file
-from .presets import preset_for
+from .presets import IMAGE_PRESETS, preset_for
 from .solvers import SolverError, work_budget
 from .spice import PhysicalScale, SpiceError, SpiceOptions, write_netlists
 from .spice import compare as spice_compare
@@ -170,17 +173,39 @@ def cmd_info(args: argparse.Namespace) -> None:
                       "outputs": circuit.outputs, "durations": circuit.durations}, indent=1))
 
 
+def _device(args: argparse.Namespace) -> str:
+    try:
+        name = check_device(args.device)
+        print(f"device: {describe(resolve_device(name))}", file=sys.stderr)
+    except ValueError as e:
+        raise UsageError(f"--device: {e}") from None
+    return name
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    if args.preset is not None and args.preset not in IMAGE_PRESETS:
+        raise UsageError(f"--preset: choose one of {sorted(IMAGE_PRESETS)}, got {args.preset!r} (the toy "
+                         "sets take their preset from --dataset)")
+    args.dataset = args.dataset or (args.preset if args.preset in IMAGE_SETS else "moons")
     if args.task != "supervised":
         return cmd_train_generative(args)
     if args.potential:
         raise UsageError("--potential: only with --task density")
-    if args.dataset not in DATASETS:
+    if args.dataset not in DATASETS and args.dataset not in IMAGE_SETS:
         raise UsageError(f"--dataset: {args.dataset!r} is a generative target; add --task generate")
+    if args.data_dir and args.dataset not in IMAGE_SETS:
+        raise UsageError(f"--data-dir: only for {', '.join(IMAGE_SETS)}; {args.dataset!r} is generated")
+    device = _device(args)
     out = _prepare_run_folder(args)
-    data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
-                        test_fraction=args.test_fraction, seed=args.seed)
-    preset = preset_for(args.dataset, data.n_outputs)
+    if args.dataset in IMAGE_SETS:
+        if not args.data_dir:
+            raise UsageError(f"--data-dir: {args.dataset} needs the folder with its IDX files "
+                             "(train-images-idx3-ubyte[.gz], ...); nothing is downloaded")
+        data = make_dataset(args.dataset, n_samples=args.samples, seed=args.seed, path=args.data_dir)
+    else:
+        data = make_dataset(args.dataset, n_samples=args.samples, noise=args.noise,
+                            test_fraction=args.test_fraction, seed=args.seed)
+    preset = preset_for(args.preset or args.dataset, data.n_outputs)
     if args.circuit:
         circuit = load_circuit(args.circuit)
     else:
@@ -200,14 +225,17 @@ def cmd_train(args: argparse.Namespace) -> None:
             overrides[key] = parse_param(specs[key], value) if key not in ("inputs", "outputs") else \
                 parse_ints(value, key)
         circuit = generate(name, **{**base, **overrides})
-    train_cfg = TrainConfig(lr=preset.train.lr if args.lr is None else args.lr, optimizer=args.optimizer,
+    train_cfg = TrainConfig(lr=preset.train.lr if args.lr is None else args.lr,
+                            optimizer=args.optimizer or preset.train.optimizer,
                             batch_size=preset.train.batch_size if args.batch_size is None else args.batch_size,
-                            weight_decay=args.weight_decay, seed=args.seed)
-    solver = solver_from_args(args, default_rtol=preset.solver.rtol)
+                            weight_decay=preset.train.weight_decay if args.weight_decay is None else args.weight_decay,
+                            seed=args.seed, device=device)
+    solver = solver_from_args(args, default_rtol=preset.solver.rtol, base=preset.solver)
     model = KirchhoffNet(circuit, solver)
     trainer = Trainer(model, data, train_cfg)  # refuses a circuit whose read-outs do not match the task
     for advice in check_setup(circuit, data, train_cfg, solver):  # the app's guard rails, said before training
-        print(f"warning: {advice.message}", file=sys.stderr)
+        if advice.setting != "batch_size":  # the memory budget is the app's; here --grad picks the memory mode
+            print(f"warning: {advice.message}", file=sys.stderr)
     epochs = preset.epochs if args.epochs is None else args.epochs
     every = 1 if args.checkpoint_every is None else args.checkpoint_every
     print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices) on {args.dataset}: "
@@ -215,8 +243,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, disable=args.quiet)
     print("epoch,train_loss,test_loss,train_metric,test_metric,nfe_forward,nfe_backward,wall_time")
 
-    dataset = {"name": args.dataset, "n_samples": args.samples, "noise": args.noise,
-               "test_fraction": args.test_fraction, "seed": args.seed}
+    samples = 500 if args.samples is None and args.dataset not in IMAGE_SETS else args.samples  # None: all images
+    dataset = {"name": args.dataset, "n_samples": samples,
+               "noise": args.noise, "test_fraction": args.test_fraction, "seed": args.seed, "path": args.data_dir}
 
     def save() -> list[pathlib.Path]:
         return save_circuit(model.to_circuit(), out / "circuit.json",
@@ -230,11 +259,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         if every and rec.epoch % every == 0:
             save()  # a checkpoint: atomic, so the last good one survives a crash or Ctrl-C
 
-    with _checkpoint_note(out, lambda: trainer.epoch, "epoch", every):
-        trainer.run(epochs, callback=report)
-    bar.close()
-    files = save()
-    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+    _run_and_save(trainer, epochs, "epoch", every, report, save, bar, out)
 
 
 def _prepare_run_folder(args: argparse.Namespace) -> pathlib.Path:
@@ -247,6 +272,16 @@ def _prepare_run_folder(args: argparse.Namespace) -> pathlib.Path:
     out = prepare_output_dir(args.out, "--out")
     prepare_output_file(out / "circuit.json", "--out")
     return out
+
+
+def _run_and_save(trainer: LiveTrainer, count: int, unit: str, every: int, report: Callable, save: Callable,
+                  bar: tqdm, out: pathlib.Path) -> None:
+    """Train ``count`` epochs or steps (``report`` saves the checkpoints), then save the result."""
+    with _checkpoint_note(out, lambda: trainer.steps_done, unit, every):
+        trainer.run(count, callback=report)
+    bar.close()
+    files = save()
+    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -304,12 +339,15 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
         raise UsageError(f"--log-every: need at least 1, got {args.log_every}")
     log_every = min(args.log_every, steps)
     every = log_every if args.checkpoint_every is None else args.checkpoint_every
-    if args.optimizer not in ("adam", "adamw"):
-        raise UsageError(f"--optimizer: generative runs use adam or adamw, got {args.optimizer!r}")
-    config = preset.config(lr=preset.lr if args.lr is None else args.lr, optimizer=args.optimizer,
+    optimizer = args.optimizer or "adam"
+    if optimizer not in ("adam", "adamw"):
+        raise UsageError(f"--optimizer: generative runs use adam or adamw, got {optimizer!r}")
+    if args.data_dir or args.preset:
+        raise UsageError("--data-dir and --preset: only for the supervised image sets")
+    config = preset.config(lr=preset.lr if args.lr is None else args.lr, optimizer=optimizer,
                            batch_size=preset.batch_size if args.batch_size is None else args.batch_size,
-                           weight_decay=args.weight_decay, anneal_steps=steps, seed=args.seed,
-                           eval_size=args.eval_size, eval_every=log_every)
+                           weight_decay=args.weight_decay or 0.0, anneal_steps=steps, seed=args.seed,
+                           eval_size=args.eval_size, eval_every=log_every, device=_device(args))
     solver = solver_from_args(args, default_rtol=preset.reference_tol)
     flow = CircuitFlow(circuit, solver, trace=args.trace, seed=args.seed)
     trainer = GenerativeTrainer(flow, config)
@@ -344,11 +382,7 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
         if every and rec.step % every == 0:
             save()  # a checkpoint: atomic, so the last good one survives a crash or Ctrl-C
 
-    with _checkpoint_note(out, lambda: trainer.steps_done, "step", every):
-        trainer.run(steps, callback=report)
-    bar.close()
-    files = save()
-    print(f"saved {', '.join(map(str, files))}", file=sys.stderr)
+    _run_and_save(trainer, steps, "step", every, report, save, bar, out)
 
 
 # --- parser --------------------------------------------------------------------------------------
@@ -376,9 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--task density fits it to exp(-U) for --potential U1..U4.")
     p.add_argument("--task", default="supervised", choices=TASKS,
                    help="supervised (the dataset's classification / regression, default), generate or density")
-    p.add_argument("--dataset", default="moons", choices=sorted(set(DATASETS) | set(TARGETS)),
-                   help="supervised: a dataset; --task generate: a 2-D target "
-                        f"({', '.join(sorted(TARGETS))})")
+    p.add_argument("--dataset", choices=sorted(set(DATASETS) | set(TARGETS) | set(IMAGE_SETS)),
+                   help="supervised: a dataset (default moons; mnist and fashion-mnist read --data-dir); "
+                        f"--task generate: a 2-D target ({', '.join(sorted(TARGETS))})")
+    p.add_argument("--preset", help=f"the paper's image circuits: {', '.join(sorted(IMAGE_PRESETS))} "
+                                    "(with their optimiser settings; mnist implies --dataset mnist)")
+    p.add_argument("--data-dir", help="folder with the MNIST / Fashion-MNIST IDX files (gzipped or not)")
+    p.add_argument("--device", default="auto",
+                   help=f"where to train: {', '.join(DEVICE_CHOICES)} or cuda:N (default auto: CUDA when present)")
     p.add_argument("--potential", help=f"--task density: {', '.join(sorted(POTENTIALS))}")
     p.add_argument("--steps", type=int_in(),
                    help="generate/density: optimiser steps (default: a quarter of the paper's)")
@@ -388,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generate/density: a CSV row with the held-out metric every N steps (default 50)")
     p.add_argument("--trace", default="exact", choices=["exact", "hutchinson"],
                    help="generate/density: Jacobian trace (default exact, O(devices))")
-    p.add_argument("--samples", type=int_in(), default=500, help="dataset size (default 500)")
+    p.add_argument("--samples", type=int_in(),
+                   help="dataset size (default 500; image sets: all, or a subset of this many)")
     p.add_argument("--noise", type=finite_float, help="dataset noise (default: the set's own)")
     p.add_argument("--test-fraction", type=finite_float, default=0.2)
     p.add_argument("--seed", type=int_in(0, 2 ** 32 - 1), default=0,
@@ -400,10 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=sorted(KINDS), help="device kind for a generated circuit")
     p.add_argument("--epochs", type=int_in(), help="epochs (default: the preset's)")
     p.add_argument("--lr", type=finite_float, help="learning rate (default: the preset's)")
-    p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd", "rmsprop"])
+    p.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop"], help="default: the preset's (adam)")
     p.add_argument("--batch-size", type=int_in(), help="0 = full batch (default: the preset's)")
-    p.add_argument("--weight-decay", type=finite_float, default=0.0)
-    p.add_argument("--adjoint", action="store_true", help="adjoint gradients (less memory, more solver work)")
+    p.add_argument("--weight-decay", type=finite_float, help="default: the preset's (0)")
+    p.add_argument("--adjoint", action="store_true", help="adjoint gradients (least memory, most solver work)")
+    p.add_argument("--grad", choices=["auto", "direct", "checkpoint", "adjoint"],
+                   help="how gradients are taken (default auto: direct, checkpointed past --grad-memory-gb)")
+    p.add_argument("--grad-memory-gb", type=finite_float, help="activations kept for direct gradients (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", "-o", default="runs/latest", help="output folder (default runs/latest)")
     p.add_argument("--checkpoint-every", type=int_in(), metavar="N",

@@ -110,13 +110,25 @@ def parse_param(spec: ParamSpec, text: str) -> Any:
         raise UsageError(f"{spec.name}: cannot read {show(text)} as {kind} (a finite value that fits in 64 bits)") from None
 
 
-def solver_from_args(args: argparse.Namespace, default_rtol: float) -> SolverConfig:
-    """The solver the flags describe; a flag left out takes its default, a flag given is used as is
-    (``--rtol 0`` is refused by SolverConfig, never replaced by the default)."""
+def solver_from_args(args: argparse.Namespace, default_rtol: float, base: SolverConfig | None = None) -> SolverConfig:
+    """The solver the flags describe; ``base`` (a preset's) supplies what they leave out. A flag
+    given is used as is (``--rtol 0`` is refused by SolverConfig, never replaced by the default)."""
+    base = base or SolverConfig()
     rtol = default_rtol if args.rtol is None else args.rtol
+    grad, adjoint = getattr(args, "grad", None), getattr(args, "adjoint", False)
+    if adjoint and grad not in (None, "adjoint"):
+        raise UsageError(f"--adjoint: conflicts with --grad {grad}; give one of them")
+    grad = "adjoint" if adjoint else grad or base.grad
+    memory = getattr(args, "grad_memory_gb", None)
+
+    def given(name: str):
+        value = getattr(args, name)
+        return getattr(base, name) if value is None else value
+
     return SolverConfig(method=args.method, rtol=rtol, atol=rtol if args.atol is None else args.atol,
-                        step_size=args.step_size, adjoint=getattr(args, "adjoint", False), max_nfe=args.max_nfe,
-                        max_total_nfe=args.max_total_nfe, max_total_s=args.max_total_s)
+                        step_size=args.step_size, max_nfe=given("max_nfe"), timeout_s=base.timeout_s,
+                        max_total_nfe=given("max_total_nfe"), max_total_s=given("max_total_s"), grad=grad,
+                        grad_memory_gb=base.grad_memory_gb if memory is None else memory)
 
 
 def add_solver_flags(p: argparse.ArgumentParser, default_rtol: float | None = None) -> None:
@@ -126,10 +138,10 @@ def add_solver_flags(p: argparse.ArgumentParser, default_rtol: float | None = No
                    + (f" (default {default_rtol:g})" if default_rtol is not None else ""))
     g.add_argument("--atol", type=finite_float, help="absolute tolerance (default: rtol)")
     g.add_argument("--step-size", type=finite_float, help="step of fixed-step solvers (default: slice / 20)")
-    g.add_argument("--max-nfe", type=int_in(), default=SolverConfig.max_nfe,
+    g.add_argument("--max-nfe", type=int_in(),
                    help=f"cap on evaluations per solve (default {SolverConfig.max_nfe})")
-    g.add_argument("--max-total-nfe", type=int_in(), default=SolverConfig.max_total_nfe,
+    g.add_argument("--max-total-nfe", type=int_in(),
                    help="work budget: evaluations over all solves of one command (simulate, trajectory) or one "
                         f"training epoch / step (default {SolverConfig.max_total_nfe:,})")
-    g.add_argument("--max-total-s", type=finite_float, default=SolverConfig.max_total_s,
+    g.add_argument("--max-total-s", type=finite_float,
                    help=f"work budget: seconds for the same (default {SolverConfig.max_total_s:g})")

@@ -278,13 +278,25 @@ def _make(name: str, task: str, x: np.ndarray, y: np.ndarray, test_fraction: flo
     return Dataset(name, task, x_tr, y_tr, x_te, y_te, n_classes, offset, scale)
 
 
-def make_dataset(name: str, n_samples: int = 500, noise: float | None = None,
-                 test_fraction: float = 0.2, seed: int = 0, **options: float) -> Dataset:
-    """Draw a registered set; ``noise=None`` uses the set's default, options as in ``DATASETS``."""
+def make_dataset(name: str, n_samples: int | None = None, noise: float | None = None,
+                 test_fraction: float = 0.2, seed: int = 0, path: str | pathlib.Path | None = None,
+                 **options: float) -> Dataset:
+    """Draw a registered set; ``noise=None`` uses the set's default, options as in ``DATASETS``;
+    ``n_samples=None``: 500. "mnist" and "fashion-mnist" read the IDX files in the folder ``path``
+    instead (``images.load_image_dataset``: their own split, ``n_samples`` None = all)."""
+    from .images import IMAGE_SETS, load_image_dataset
+
+    if isinstance(name, str) and name in IMAGE_SETS:
+        if options or noise is not None:
+            raise ValueError(f"{name}: takes no noise or options, got {sorted(options) or ['noise']}")
+        return load_image_dataset(name, path, n_samples, seed)
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"unknown dataset name {name!r}; valid names: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset name {name!r}; valid names: {', '.join([*DATASETS, *IMAGE_SETS])}")
+    if path is not None:
+        raise ValueError(f"path: only the image sets ({', '.join(IMAGE_SETS)}) are read from files; "
+                         f"{name!r} is generated")
     spec = DATASETS[name]
-    n = _check_int("n_samples", n_samples, MIN_SAMPLES, spec.max_samples)
+    n = _check_int("n_samples", 500 if n_samples is None else n_samples, MIN_SAMPLES, spec.max_samples)
     noise = spec.default_noise if noise is None else _check_real("noise", noise, 0.0)
     test_fraction, seed = _check_split_args(test_fraction, seed)
     x, y = spec.generate(n, noise, seed, **_check_options(spec, options))

@@ -29,6 +29,8 @@ from .solvers import SolverError, SolverStats, check_finite, step_control_error
 
 Rhs = Callable[[float, torch.Tensor], torch.Tensor]
 Norm = Callable[[torch.Tensor], float]
+# Called after every attempted step: (accepted, t, h, y, [k1..k7]) with t, y at the step's start.
+StepHook = Callable[[bool, float, float, torch.Tensor, list], None]
 
 # Dormand-Prince 5(4): nodes, stage matrix rows (stage i uses k_1..k_i), 5th-order weights.
 C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
@@ -50,13 +52,17 @@ C_MID = (6025192743 / 30085553152 / 2, 0.0, 51252292925 / 65400821598 / 2, -2691
 SAFETY, IFACTOR, DFACTOR, ORDER = 0.9, 10.0, 0.2, 5
 
 
-def _combine(base: torch.Tensor, weights: Sequence[float], ks: Sequence[torch.Tensor]) -> torch.Tensor:
-    """base + sum_j weights[j] * ks[j], skipping zero weights; one fused op per term."""
-    out = base
+def _combine(base: torch.Tensor | None, weights: Sequence[float], ks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """base + sum_j weights[j] * ks[j] (base None: 0), skipping zero weights; one fused op per
+    term, in place after the first (the same sums, without an allocation each)."""
+    out = None
     for w, k in zip(weights, ks):
         if w != 0.0:
-            out = torch.add(out, k, alpha=w)
-    return out
+            if out is None:
+                out = torch.mul(k, w) if base is None else torch.add(base, k, alpha=w)
+            else:
+                out.add_(k, alpha=w)
+    return (torch.zeros_like(ks[0]) if base is None else base) if out is None else out
 
 
 def _rms(x: torch.Tensor) -> float:
@@ -118,12 +124,13 @@ def _dense_weights(x: float) -> tuple[float, float, list[float]]:
 
 def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: float,
            stats: SolverStats | None = None, where: str = "the solve", norm: Norm = _rms,
-           node_axis: int = -1, nodes: int | None = None) -> torch.Tensor:
+           node_axis: int = -1, nodes: int | None = None, on_step: StepHook | None = None) -> torch.Tensor:
     """Solve dy/dt = f(t, y) from times[0]; the states at ``times`` (non-decreasing), stacked.
 
     ``f`` does its own work accounting (max_nfe, time-out); ``stats`` gets the accepted and
     rejected steps. ``norm`` maps an error already divided by its tolerance to a float (default:
-    the RMS over the whole state); a step is accepted when it is at most 1. Raises SolverError,
+    the RMS over the whole state); a step is accepted when it is at most 1. ``on_step`` sees every
+    attempted step (``backprop`` records the accepted ones for its backward pass). Raises SolverError,
     naming ``where`` and the node (nodes run along ``node_axis`` of the state; with ``nodes``, rows
     past them are a flow's log-density), when the state or the error estimate goes non-finite, and
     when the step size underflows.
@@ -157,9 +164,11 @@ def dopri5(f: Rhs, y0: torch.Tensor, times: Sequence[float], rtol: float, atol: 
             ks.append(f(t + C[i + 1] * h, yi))
         y1 = yi  # the last stage is evaluated at the 5th-order solution (FSAL)
         with torch.no_grad():
-            err = _combine(torch.zeros_like(y), [h * e for e in E], ks)
+            err = _combine(None, [h * e for e in E], ks)
             tol = torch.maximum(y.abs(), y1.abs()).mul_(rtol).add_(atol)
             ratio = _finite_norm(err.div_(tol), norm, where, t + h, layout, y1, *ks)
+        if on_step is not None:
+            on_step(ratio <= 1.0, t, h, y, ks)
         if ratio <= 1.0:
             if stats is not None:
                 stats.accepted += 1

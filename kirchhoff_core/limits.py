@@ -19,8 +19,8 @@ MAX_WEIGHTS_BYTES = 96 * 1024 * 1024
 """A sibling .safetensors weights file larger than this is refused before it is read."""
 MAX_NODES = 100_000
 """Non-ground nodes of a circuit (and of each slice)."""
-MAX_DEVICES = 3_000_000
-"""Devices of a circuit, all slices together."""
+MAX_DEVICES = 8_000_000
+"""Devices of a circuit, all slices together (the paper's SVHN/CIFAR circuit, 3 x 2,054,018, fits)."""
 MAX_SLICES = 10_000
 """Time slices of a circuit."""
 MAX_JSON_DEPTH = 64

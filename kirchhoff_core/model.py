@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchdiffeq
 
-from . import integrators
+from . import backprop, integrators
 from .circuit import Circuit
 from .devices import KINDS, MAX_PARAMS, DeviceKind
 from .limits import MAX_STATE_VALUES
@@ -38,6 +38,17 @@ DENSE_LIMIT = 4_000_000  # width * devices above which a slice uses gather/scatt
 # multiply-adds per device and sample, a gather a fixed handful of passes (measured crossover
 # 32-48 nodes on 2 CPU cores).
 NODE_MAJOR_WIDTH = 40
+
+
+def _edge_form(record: DeviceKind, p: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """A family's linear form per device for ``backprop.EdgeRate``: (alpha, beta, w, b, s) with
+    u_e = alpha_e v_src + beta_e v_dst + b_e (affine families) or w_e (v_src - v_dst) + b_e (drop
+    families; w None: unit gain), read off the record's coefficients."""
+    w, b, s = record.coefficients(p)
+    if record.inputs == "affine":
+        alpha, beta = (p.new_ones(len(p)) if c is None else c for c in w)
+        return alpha, beta, None, b, s
+    return None, None, w[0], b, s
 
 
 def _detached_rms(x: torch.Tensor) -> torch.Tensor:
@@ -73,8 +84,12 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         self.register_buffer("order", torch.as_tensor(order), persistent=False)
         self.register_buffer("inv_c", torch.as_tensor(inv_c), persistent=False)
         self.guard: WorkGuard | None = None
-        self._frozen: list[tuple] | None = None
+        self._frozen: backprop.DenseRate | list[tuple] | None = None
         self._frozen_coefficients: list[tuple] | None = None
+        self._patterns: dict = {}  # per kind and device: the parts of the fast rates that never change
+        # Every family's activation is one ``backprop`` knows, so its rates and backward pass apply;
+        # a family registered with another activation integrates through autograd instead.
+        self.lean = all(self.records[k].act.name in backprop.ACTS for k in self.kinds)
 
     def _add_index(self, k: str, src: np.ndarray, dst: np.ndarray) -> None:
         E, n = len(src), self.width
@@ -105,14 +120,85 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         """Per kind the family's coefficients, shaped to broadcast over (devices, batch)."""
         return [self.records[k].coefficients(self.params[k].unsqueeze(1)) for k in self.kinds]
 
+    def dense_rate(self) -> backprop.DenseRate:
+        """The dense rate, matrices built from the current parameters (keeps the autograd graph);
+        the scatter matrices of families without a learned scale are kept between solves."""
+        terms, off = [], 0
+        for k, (fn, w, b, s) in zip(self.kinds, self._dense_terms()):
+            act, m = backprop.ACTS[self.records[k].act.name], self.inc[off: off + w.shape[1]]
+            off += w.shape[1]
+            if s is None:
+                key = (k, id(self.inc), self.inc.data_ptr())
+                if key not in self._patterns:
+                    self._patterns[key] = backprop.DenseTerm.scatter(act, m, None)
+                scatter = self._patterns[key]
+            else:
+                scatter = backprop.DenseTerm.scatter(act, m, s)
+            terms.append(backprop.DenseTerm(act, w, b, s, m, *scatter))
+        return backprop.DenseRate(terms, self.width)
+
+    def _bag_pattern(self, k: str, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """The static half of a kind's node-major gathers on ``device``: (pair: src, dst of every
+        device interleaved; pair_starts; drop weights -1, +1, ...; bags: device indices node by
+        node (ground dropped), entries at dst then at src, ordered by node then device;
+        bag_starts; ``take``: the entries of [values at dst (E), values at src (E)] in bag order)."""
+        key = (k, str(device))
+        if key not in self._patterns:
+            src, dst = self._buf("src", k).to(device), self._buf("dst", k).to(device)
+            e = torch.arange(len(src), device=device)
+            rows = torch.cat([dst[dst > 0], src[src > 0]]) - 1
+            perm = torch.argsort(rows * max(len(src), 1) + torch.cat([e[dst > 0], e[src > 0]]), stable=True)
+            starts = F.pad(torch.bincount(rows, minlength=self.width).cumsum(0)[:-1], (1, 0))
+            bags = torch.cat([e[dst > 0], e[src > 0]])[perm]
+            take = torch.cat([e[dst > 0], len(src) + e[src > 0]])[perm]
+            drop = torch.tensor([-1.0, 1.0], dtype=self.inv_c.dtype, device=device).repeat(len(src))
+            self._patterns[key] = (torch.stack([src, dst], 1).reshape(-1), e * 2, drop, bags, starts, take)
+        return self._patterns[key]
+
+    def edge_rate(self) -> backprop.EdgeRate:
+        """The node-major rate (two weighted gathers per kind, ``backprop.EdgeRate``) from the current
+        parameters; its weight tensors are detached: only ``backprop``'s own backward uses them."""
+        terms = []
+        ic = F.pad(self.inv_c, (1, 0))  # 0 for ground: its rows drop out
+        for k in self.kinds:
+            alpha, beta, w, b, s = _edge_form(self.records[k], self.params[k])
+            act = backprop.ACTS[self.records[k].act.name]
+            alpha, beta, w, b = (None if x is None else x * act.gain if act.gain != 1.0 else x
+                                 for x in (alpha, beta, w, b))
+            pair, pair_starts, drop, bags, starts, take = self._bag_pattern(k, ic.device)
+            src, dst = pair[0::2], pair[1::2]
+
+            def at_nodes(at_dst: torch.Tensor, at_src: torch.Tensor) -> torch.Tensor:
+                return torch.cat([at_dst.expand(len(src)), at_src.expand(len(src))]).index_select(0, take)
+
+            with torch.no_grad():
+                q = ic.new_ones(len(src)) if s is None else s.detach()
+                scatter_w = at_nodes(act.scale * q * ic[dst], -act.scale * q * ic[src])
+                bias = None if act.shift == 0.0 else \
+                    (ic.new_zeros(len(ic)).index_add_(0, dst, q).index_add_(0, src, -q) * ic * act.shift)[1:, None]
+                if alpha is None:
+                    gain = ic.new_full((len(src),), act.gain) if w is None else w.detach()
+                    a_src, a_dst = gain, -gain
+                else:
+                    a_src, a_dst = alpha.detach(), beta.detach()
+                pair_w = torch.stack([a_src.expand(len(src)), a_dst.expand(len(src))], 1).reshape(-1)
+                gather_t_w = at_nodes(a_dst, a_src)
+            terms.append(backprop.EdgeTerm(act, pair, pair_starts, pair_w, drop.to(ic.dtype), alpha, beta, w, b, s,
+                                           bags, starts, scatter_w, gather_t_w, bias))
+        return backprop.EdgeRate(terms, self.width, self.inv_c)
+
+    def lean_rate(self) -> backprop.DenseRate | backprop.EdgeRate:
+        """The rate ``backprop`` integrates: dense for narrow slices, node-major for wide ones."""
+        return self.edge_rate() if self.node_major else self.dense_rate()
+
     @contextmanager
     def frozen(self, node_major: bool = False) -> Iterator[None]:
         """Build what the right-hand side needs once for a whole solve (parameters do not change
-        inside it): the dense matrices, or the coefficients of the node-major laws."""
+        inside it): the dense rate (or, for other families, matrices), or the node-major coefficients."""
         if node_major:
             self._frozen_coefficients = self._node_major_coefficients()
-        else:
-            self._frozen = self._dense_terms() if self.dense else None
+        elif self.dense:
+            self._frozen = self.dense_rate() if self.lean else self._dense_terms()
         try:
             yield
         finally:
@@ -130,7 +216,9 @@ class SliceDynamics(GuardedDynamics, nn.Module):
         return (out[0] if len(out) == 1 else torch.cat(out, dim=-1)).reshape(*v.shape[:-1], -1)
 
     def forward(self, t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        if self.dense:
+        if self.dense and self.lean:
+            dv = (self._frozen or self.dense_rate())(v)[0]
+        elif self.dense:
             dv = self._dense_currents(v, self._frozen or self._dense_terms()) @ self.inc
         else:
             acc = v.new_zeros(*v.shape[:-1], self.width + 1)
@@ -219,6 +307,7 @@ class KirchhoffNet(nn.Module):
         self.inputs = list(circuit.inputs)
         self.outputs = list(circuit.outputs)
         self._dtype = dtype
+        self._boundaries = tuple([0.0] + np.cumsum([d.duration for d in self.slices]).tolist())
         self.to(dtype)
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -231,9 +320,16 @@ class KirchhoffNet(nn.Module):
         return self._dtype
 
     @property
+    def device(self) -> torch.device:
+        """Where the parameters live; inputs are moved there."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            return t.device
+        return torch.device("cpu")
+
+    @property
     def boundaries(self) -> list[float]:
         """Slice boundary times [0, t1, ..., T]."""
-        return [0.0] + np.cumsum([d.duration for d in self.slices]).tolist()
+        return list(self._boundaries)
 
     @property
     def t_end(self) -> float:
@@ -241,7 +337,7 @@ class KirchhoffNet(nn.Module):
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """Charge the input nodes to x (other nodes start at 0 V)."""
-        x = torch.as_tensor(x, dtype=self.dtype)
+        x = torch.as_tensor(x, dtype=self.dtype, device=self.device)
         if x.ndim == 1:
             x = x.unsqueeze(0)
         if x.shape[-1] != len(self.inputs):
@@ -249,7 +345,10 @@ class KirchhoffNet(nn.Module):
                              f"{self.inputs}), got {x.shape[-1]}")
         if not torch.isfinite(x).all():
             raise ValueError("inputs: contain NaN or infinity; give finite voltages")
-        v = x.new_zeros(*x.shape[:-1], self.slices[0].width)
+        width = self.slices[0].width
+        if self.inputs == list(range(1, len(self.inputs) + 1)):  # nodes 1..k: pad with zeros
+            return F.pad(x, (0, width - x.shape[-1]))
+        v = x.new_zeros(*x.shape[:-1], width)
         v[..., [n - 1 for n in self.inputs]] = x
         return v
 
@@ -258,9 +357,14 @@ class KirchhoffNet(nn.Module):
         return resize_state(v, width, self.circuit.resize)
 
     @contextmanager
-    def _guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:
+    def guarded(self, dyn: SliceDynamics, where: str) -> Iterator[None]:
+        """Every evaluation of ``dyn`` inside counts against ``max_nfe``, the time-out and the enclosing
+        work budget; a solver's own failure becomes a SolverError naming ``where``."""
         dyn.guard = WorkGuard(self.solver, self.stats, where)
         try:
+            if self.solver.method == "dopri5":
+                yield
+                return
             with warnings.catch_warnings():  # fixed-step solvers ignore the step callbacks; that is fine
                 warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
                 yield
@@ -270,7 +374,27 @@ class KirchhoffNet(nn.Module):
         finally:
             dyn.guard = None
 
-    def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def memory_budget(self) -> backprop.MemoryBudget | None:
+        """What one forward pass may keep for direct back-propagation (``SolverConfig.grad``)."""
+        grad = self.solver.grad
+        if grad == "checkpoint":
+            return backprop.MemoryBudget(0)
+        return backprop.MemoryBudget(self.solver.grad_memory_gb * 2**30) if grad == "auto" else None
+
+    def _lean_solve(self, dyn: SliceDynamics, v0: torch.Tensor, times: list[float],
+                    memory: backprop.MemoryBudget | None) -> torch.Tensor:
+        cfg, where = self.solver, f"slice {dyn.index}"
+        memory = self.memory_budget() if memory is None else memory
+        rate = dyn.lean_rate()
+        if dyn.node_major:  # (width, batch): gathers move whole rows of the batch
+            y0 = v0.reshape(-1, dyn.width).t().contiguous()
+            out = backprop.solve(rate, y0, times, cfg.rtol, cfg.atol, self.stats, where, dyn.guard.tick, memory,
+                                 node_axis=0)
+            return out.transpose(1, 2).reshape(len(times), *v0.shape)
+        return backprop.solve(rate, v0, times, cfg.rtol, cfg.atol, self.stats, where, dyn.guard.tick, memory)
+
+    def _solve(self, dyn: SliceDynamics, v0: torch.Tensor, t: torch.Tensor,
+               memory: backprop.MemoryBudget | None = None) -> torch.Tensor:
         cfg = self.solver
         where = f"slice {dyn.index}"
         if cfg.adaptive:
@@ -284,21 +408,24 @@ class KirchhoffNet(nn.Module):
         if cfg.method == "dopri5" and not (cfg.adjoint and torch.is_grad_enabled()):
             # Our own lean dopri5 (kirchhoff_core.integrators), back-propagated directly.
             times = t.tolist()
-            if dyn.node_major:
-                with self._guarded(dyn, where), dyn.frozen(node_major=True):
+            if dyn.lean:  # the fast rates, and a hand-written backward pass (kirchhoff_core.backprop)
+                with self.guarded(dyn, where):
+                    out = self._lean_solve(dyn, v0, times, memory)
+            elif dyn.node_major:
+                with self.guarded(dyn, where), dyn.frozen(node_major=True):
                     vt = v0.reshape(-1, dyn.width).t().contiguous()
                     out = integrators.dopri5(dyn.forward_node_major, vt, times, cfg.rtol, cfg.atol, self.stats, where,
                                              node_axis=0)
                 out = out.transpose(1, 2).reshape(len(times), *v0.shape)
             else:
-                with self._guarded(dyn, where), dyn.frozen():
+                with self.guarded(dyn, where), dyn.frozen():
                     out = integrators.dopri5(dyn, v0, times, cfg.rtol, cfg.atol, self.stats, where)
         elif not (cfg.adjoint and torch.is_grad_enabled()):
-            with self._guarded(dyn, where), dyn.frozen():
+            with self.guarded(dyn, where), dyn.frozen():
                 out = torchdiffeq.odeint(dyn, v0, t, **kwargs)
         else:
             backward_options = {k: v for k, v in options.items() if k != "norm"}  # its state is a tuple
-            with self._guarded(dyn, where):
+            with self.guarded(dyn, where):
                 out = torchdiffeq.odeint_adjoint(dyn, v0, t, adjoint_params=tuple(dyn.parameters()),
                                                  adjoint_options=backward_options, **kwargs)
             # The adjoint's backward solve runs later, inside loss.backward(): guard it the same way.
@@ -311,16 +438,20 @@ class KirchhoffNet(nn.Module):
         """All node voltages of the last slice at T. All slices share one work budget (the
         enclosing ``work_budget``, or this call's own)."""
         v = self.initial_state(x)
+        memory = self.memory_budget()
         with work_budget(self.solver, "this forward pass"):
             for dyn in self.slices:
                 v = self.resize(v, dyn.width)
-                t = torch.tensor([0.0, dyn.duration], dtype=v.dtype)
-                v = self._solve(dyn, v, t)[-1]
+                t = torch.tensor([0.0, dyn.duration], dtype=v.dtype, device=v.device)
+                v = self._solve(dyn, v, t, memory)[-1]
         return v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Read-out voltages v(T) at the output nodes, shape (batch, n_outputs)."""
-        return self.final_state(x)[..., [n - 1 for n in self.outputs]]
+        v, first = self.final_state(x), self.outputs[0]
+        if self.outputs == list(range(first, first + len(self.outputs))):  # consecutive nodes: a view
+            return v[..., first - 1: first - 1 + len(self.outputs)]
+        return v[..., [n - 1 for n in self.outputs]]
 
     def trajectory(self, x: torch.Tensor, times: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """Voltages of nodes 1..max_width at ``times`` across slices: (len(times), batch, max_width).
@@ -347,7 +478,7 @@ class KirchhoffNet(nn.Module):
                 local = np.unique(np.clip(np.concatenate([[0.0], times_np[inside] - t0, [dyn.duration]]),
                                           0.0, dyn.duration))
                 local = local[np.concatenate([[True], np.diff(local) > 1e-12 * max(dyn.duration, 1.0)])]
-                sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype))
+                sol = self._solve(dyn, v, torch.as_tensor(local, dtype=v.dtype, device=v.device))
                 for j in np.flatnonzero(inside):
                     k = int(np.argmin(np.abs(local - (times_np[j] - t0))))
                     out[j, ..., : dyn.width] = sol[k]
@@ -364,26 +495,26 @@ class KirchhoffNet(nn.Module):
             for dyn in self.slices:
                 v = self.resize(v, dyn.width)
                 ts = np.linspace(0.0, dyn.duration, points_per_slice + 1)
-                sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype))
+                sol = self._solve(dyn, v, torch.as_tensor(ts, dtype=v.dtype, device=v.device))
                 out.append((ts, sol))
                 v = sol[-1]
         return out
 
     def currents(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
         """Current of every device of a slice at node voltages v, in the circuit's device order."""
-        return self.slices[slice_index].currents(torch.as_tensor(v, dtype=self.dtype))
+        return self.slices[slice_index].currents(torch.as_tensor(v, dtype=self.dtype, device=self.device))
 
     def kcl_residual(self, v: torch.Tensor, slice_index: int = 0) -> torch.Tensor:
         """C dv/dt minus (currents in - currents out) summed device by device; ~0 when KCL holds."""
         dyn = self.slices[slice_index]
-        v = torch.as_tensor(v, dtype=self.dtype)
+        v = torch.as_tensor(v, dtype=self.dtype, device=self.device)
         s = self.circuit.slices[slice_index]
         i = dyn.currents(v)
         acc = v.new_zeros(*v.shape[:-1], dyn.width + 1)
-        acc.index_add_(-1, torch.as_tensor(s.dst), i)
-        acc.index_add_(-1, torch.as_tensor(s.src), -i)
+        acc.index_add_(-1, torch.as_tensor(s.dst, device=v.device), i)
+        acc.index_add_(-1, torch.as_tensor(s.src, device=v.device), -i)
         c = 1.0 / dyn.inv_c
-        return c * dyn(torch.tensor(0.0), v) - acc[..., 1:]
+        return c * dyn(v.new_zeros(()), v) - acc[..., 1:]
 
     def to_circuit(self) -> Circuit:
         """The circuit with the module's current (e.g. trained) parameters."""

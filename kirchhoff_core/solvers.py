@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import torch
 
 ADAPTIVE = ("dopri5", "bosh3", "adaptive_heun", "dopri8")
+GRADS = ("auto", "direct", "checkpoint", "adjoint")
 FIXED = ("rk4", "euler", "midpoint")
 METHODS = ADAPTIVE + FIXED
 FIXED_STAGES = {"euler": 1, "midpoint": 2, "rk4": 4}  # right-hand-side evaluations per fixed step
@@ -41,6 +42,14 @@ class SolverConfig:
     ``timeout_s`` its wall time; ``max_total_nfe`` and ``max_total_s`` bound all the solves of one
     command, training step or page action together (see ``work_budget``). Hitting any raises
     SolverError naming the limit.
+
+    ``grad`` is how gradients are taken (dopri5): "direct" back-propagates through the solver's
+    steps keeping every stage's activations (fastest, memory grows with batch x devices x
+    evaluations); "checkpoint" keeps only the accepted states and recomputes each step's stages in
+    the backward pass (about a third more work, memory of one step); "auto" (default) is direct
+    until the kept activations of one forward pass reach ``grad_memory_gb``, checkpointed after;
+    "adjoint" (or ``adjoint=True``) solves the adjoint ODE backwards with torchdiffeq (least
+    memory, most work, gradients only as accurate as that second solve).
     """
 
     method: str = "dopri5"
@@ -52,8 +61,15 @@ class SolverConfig:
     timeout_s: float | None = 60.0
     max_total_nfe: int = 1_000_000
     max_total_s: float | None = 300.0
+    grad: str = "auto"
+    grad_memory_gb: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.adjoint:  # the older switch; ``grad`` is the one that counts from here on
+            if self.grad == "checkpoint":
+                raise ValueError("adjoint: adjoint=True conflicts with grad='checkpoint'; choose one")
+            self.grad = "adjoint"
+        self.adjoint = self.grad == "adjoint"
         self.validate()
 
     def validate(self) -> "SolverConfig":
@@ -73,6 +89,14 @@ class SolverConfig:
             v = getattr(self, name)
             if v is not None and not _positive(v):
                 raise ValueError(f"{name}: must be positive (finite seconds) or None, got {v!r}")
+        if self.grad not in GRADS:
+            raise ValueError(f"grad: choose one of {list(GRADS)}, got {self.grad!r}")
+        if self.grad == "checkpoint" and self.method != "dopri5":
+            raise ValueError(f"grad: 'checkpoint' needs method 'dopri5', got {self.method!r}")
+        if isinstance(self.grad_memory_gb, bool) or not (isinstance(self.grad_memory_gb, (int, float))
+                                                          and math.isfinite(self.grad_memory_gb)
+                                                          and self.grad_memory_gb >= 0):
+            raise ValueError(f"grad_memory_gb: must be a non-negative number, got {self.grad_memory_gb!r}")
         return self
 
     @property

@@ -15,6 +15,8 @@ from components import train_compare, train_controls, train_data, train_io, trai
 from components.common import example_picker, page_header
 from live import Player, live_fragment, play_bar
 
+from kirchhoff_core import accelerator
+
 MAX_EPOCHS = 2000  # playing pauses here so a forgotten tab does not train forever
 
 session = state.get_session()
@@ -36,6 +38,9 @@ play_bar(player, session.train.run,
          "Training is not available until the circuit matches the data (see below)." if not session.train.run.active else
          f"{c.name or 'circuit'} · {c.num_nodes} nodes · {c.num_devices} devices · {c.num_parameters} parameters · "
          f"T = {c.t_end:g}")
+gpu = accelerator.resolve_device("auto")
+if gpu.type == "cuda":  # TrainConfig's device "auto" picks the server's GPU
+    st.caption(f"Training on the server's {accelerator.describe(gpu)}.")
 
 if "hyperparameters" not in hidden:
     train_controls.hyperparameters(session)

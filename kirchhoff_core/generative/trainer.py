@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..accelerator import check_device, resolve_device
 from ..densities import POTENTIALS, log_partition, potential_name, sample_target, target_name
 from ..io import TrainingRecord
 from ..solvers import work_budget
@@ -31,6 +32,7 @@ class GenerativeConfig:
     samples, or the KL estimate on ``eval_size`` fixed noise draws) is computed every
     ``eval_every`` steps (0: only when ``evaluate()`` is called). ``start_step`` > 0 resumes a run:
     step numbers and the schedule continue from it, and the batches come from a stream of their own.
+    ``device``: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N"; the trainer moves the flow there.
     """
 
     task: str = "generate"
@@ -46,8 +48,10 @@ class GenerativeConfig:
     eval_size: int = 2000
     eval_every: int = 50
     start_step: int = 0
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         if self.task not in TASKS:
             raise ValueError(f"task: choose one of {list(TASKS)}, got {self.task!r}")
         self.target = target_name(self.target) if self.task == "generate" else potential_name(self.target)
@@ -108,6 +112,7 @@ class GenerativeTrainer:
         if self.flow.dim != 2:
             raise ValueError(f"circuit: the 2-D targets need a flow on 2 nodes, this one has {self.flow.dim}")
         self.metric = "nll" if self.config.task == "generate" else "kl"
+        self.flow.to(resolve_device(self.config.device))
         dev = self.flow.device
         self._initial_state = copy.deepcopy(self.flow.state_dict())
         held_out = np.random.default_rng([self.config.seed, 1])

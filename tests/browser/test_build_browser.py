@@ -122,7 +122,9 @@ def test_generate_from_the_form(page, app_url):
     wait_component_value(page, sent)  # the canvas got the new circuit and answered
     wait_settled(page)
     expect(page.frame_locator(FLOW).locator(".react-flow__node")).to_have_count(5 + 1)
-    expect(page.locator("strong", has_text=re.compile("^" + re.escape(expected.name) + "$"))).to_be_visible()
+    # the name in bold: in the circuit's summary and in the "Generated …" confirmation that stays on screen
+    expect(page.locator("strong", has_text=re.compile("^" + re.escape(expected.name) + "$")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Generated " + re.escape(expected.name)))).to_be_visible()
     expect(page.get_by_label("Slice", exact=True)).to_be_visible()  # more than one slice: the slice picker shows
     shot(page, "build_2_generated_ring")
 

@@ -11,7 +11,7 @@ from kirchhoff_core.circuit import Circuit, make_slice
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import build_circuit, preset_for
-from kirchhoff_core.solvers import SolverConfig
+from kirchhoff_core.solvers import SolverConfig, SolverError, work_budget
 from kirchhoff_core.train import TrainConfig, Trainer
 
 
@@ -99,6 +99,18 @@ def test_sde_with_zero_noise_equals_ode(trained, moons):
     noisy = ChipInstance(trained, ChipConfig(thermal_noise=True, noise_scale=50.0), seed=2).read_out(x)
     again = ChipInstance(trained, ChipConfig(thermal_noise=True, noise_scale=50.0), seed=2).read_out(x)
     assert np.array_equal(noisy, again) and np.abs(noisy - ideal_readout(trained, x)).max() > 1e-3
+
+
+def test_sde_evaluations_count_against_the_solver_limits(trained, moons):
+    """The noisy transient's evaluations are bounded like the ODE's: per solve (max_nfe) and per
+    enclosing work budget."""
+    x = moons.x_test[:2]
+    noisy = ChipConfig(thermal_noise=True, sde_steps=500)  # 2 evaluations per Heun step and slice
+    with pytest.raises(SolverError, match="max_nfe"):
+        ChipInstance(trained, noisy, solver=SolverConfig(rtol=1e-6, atol=1e-6, max_nfe=100)).read_out(x)
+    chip = ChipInstance(trained, noisy, solver=SolverConfig(rtol=1e-6, atol=1e-6, max_total_nfe=100))
+    with pytest.raises(SolverError, match="max_total_nfe"), work_budget(chip.model.solver, "this test"):
+        chip.read_out(x)
 
 
 def test_offsets_jitter_and_rails(trained, moons):

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from cli_driver import DRIVER, run
 from kirchhoff_core import io
 from kirchhoff_core.circuit import Circuit, Slice
 from kirchhoff_core.cli_common import SIMULATE_RTOL
@@ -34,34 +35,9 @@ from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.solvers import SolverConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-TIMEOUT = 300
 INPUTS = "0.5,-1.0"
 TIMES = "0,0.25,0.5,1.0"
 
-_DRIVER = r"""
-import contextlib, io, json, runpy, sys, traceback
-argvs = json.loads(sys.argv[1])
-results = []
-for argv in argvs:
-    out, err = io.StringIO(), io.StringIO()
-    sys.argv = ["kirchhoff", *argv]
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            runpy.run_module("kirchhoff_core", run_name="__main__", alter_sys=True)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-    results.append({"argv": argv, "code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
-sys.__stdout__.write(json.dumps(results))
-"""
-
-
-def _run(cmd: list[str], cwd: pathlib.Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
 
 
 def cli(*args: str) -> list[str]:
@@ -178,14 +154,14 @@ def runs(tmp_path_factory):
         (d / f"{name}.json").write_text(text)
 
     jobs = {
-        "driver": [sys.executable, "-c", _DRIVER, json.dumps(HELP + [b[0] for b in BAD] + [g[0] for g in GEN_DRIVER]
+        "driver": [sys.executable, "-c", DRIVER, json.dumps(HELP + [b[0] for b in BAD] + [g[0] for g in GEN_DRIVER]
                                                              + list(IN_DRIVER.values()))],
         "train": cli("train", "--dataset", "moons", "--epochs", "2", "--out", "trained", "--quiet"),
         "simulate": cli("simulate", "sim.json", "--inputs", INPUTS, "--times", TIMES),
         "bad_json": cli("info", "malformed.json"),
     }
     pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
-    futures = {name: pool.submit(_run, cmd, d) for name, cmd in jobs.items()}
+    futures = {name: pool.submit(run, cmd, d) for name, cmd in jobs.items()}
     yield d, futures
     pool.shutdown(wait=True)
 

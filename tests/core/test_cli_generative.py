@@ -11,21 +11,18 @@ from __future__ import annotations
 import csv
 import io as pyio
 import json
-import os
-import pathlib
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 
+from cli_driver import DRIVER, run
 from kirchhoff_core import io
 from kirchhoff_core.generative import CircuitFlow, FLOW_PRESETS
 from kirchhoff_core.generators import generate
 from kirchhoff_core.solvers import SolverConfig
 
-TIMEOUT = 300
 
 GENERATE = ["train", "--task", "generate", "--dataset", "8gaussians", "--steps", "6", "--log-every", "3",
             "--batch-size", "64", "--eval-size", "300", "--topo", "repeats=3,3", "--topo", "num_slices=1",
@@ -50,30 +47,6 @@ BAD = [
     (["train", "--task", "classify", "--out", "b12"], "invalid choice: 'classify'"),
 ]
 
-_DRIVER = r"""
-import contextlib, io, json, runpy, sys, traceback
-results = []
-for argv in json.loads(sys.argv[1]):
-    out, err = io.StringIO(), io.StringIO()
-    sys.argv = ["kirchhoff", *argv]
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            runpy.run_module("kirchhoff_core", run_name="__main__", alter_sys=True)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-    results.append({"argv": argv, "code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
-sys.__stdout__.write(json.dumps(results))
-"""
-
-
-def _run(cmd: list[str], cwd: pathlib.Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2])}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +55,9 @@ def runs(tmp_path_factory) -> dict:
     io.save_circuit(generate("fully_connected", num_nodes=3, seed=0), work / "three.json")
     jobs = {"generate": [sys.executable, "-m", "kirchhoff_core", *GENERATE],
             "density": [sys.executable, "-m", "kirchhoff_core", *DENSITY],
-            "bad": [sys.executable, "-c", _DRIVER, json.dumps([argv for argv, _ in BAD])]}
+            "bad": [sys.executable, "-c", DRIVER, json.dumps([argv for argv, _ in BAD])]}
     with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = {k: pool.submit(_run, cmd, work) for k, cmd in jobs.items()}
+        futures = {k: pool.submit(run, cmd, work) for k, cmd in jobs.items()}
         done = {k: f.result() for k, f in futures.items()}
     return {"work": work, **done}
 

@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 
+from kirchhoff_core.limits import MAX_DEVICES
 from kirchhoff_core.cli import main
 from kirchhoff_core.io import load_checkpoint, load_circuit
 from kirchhoff_core.sweeps import (MAX_TRIALS, PRESETS, SearchSpace, SweepError, SweepProcess, SweepSpec,
@@ -274,7 +275,7 @@ def test_a_crashed_driver_reads_as_interrupted(tmp_path):
     (["--space", "lr=0.1:0.1"], "empty"),
     (["--space", "speed=3"], "unknown hyperparameter 'speed'"),
     (["--space", "lr=1e-3:1e-1:log", "--trials", "10000"], "at most 1,000 per sweep"),
-    (["--space", "num_nodes=8:2000", "--space", "repeats=50/50"], "exceeds the limit of 3,000,000"),
+    (["--space", "num_nodes=8:2000", "--space", "repeats=50/50"], f"exceeds the limit of {MAX_DEVICES:,}"),
     (["--space", "lr=0.01", "--address", "127.0.0.1:9"], "cannot reach a Ray cluster at 127.0.0.1:9"),
     (["--space", "lr=0.01", "--address", "nowhere"], "expected HOST:PORT"),
     ([], "give at least one hyperparameter"),
@@ -324,7 +325,8 @@ def test_the_download_holds_table_curves_records_and_circuits(tmp_path):
 
 
 def test_a_background_serial_sweep_is_interrupted_without_waiting(tmp_path):
-    spec = SweepSpec(space=space("num_nodes=3,4,5,6"), search="grid", epochs=3, samples=60, early_stopping="none",
+    # Trials long enough (tens of epochs) that the Ctrl-C lands while trials remain, not as the driver exits.
+    spec = SweepSpec(space=space("num_nodes=3,4,5,6"), search="grid", epochs=40, samples=200, early_stopping="none",
                      chips=0)
     with pytest.raises(SweepError, match="serial"):
         SweepProcess.start(spec.replace(early_stopping="asha"), tmp_path / "asha", serial=True)
