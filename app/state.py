@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from bookkeeping import Memo, Messages
 from kirchhoff_core import io as kio
@@ -265,8 +266,24 @@ def sync(key: str, value: Any) -> None:
         st.session_state[key] = value
 
 
+def _stray() -> bool:
+    """A fragment's rerun reporting a widget drawn outside any fragment: no person changed it (a click
+    outside a fragment reruns the whole page), it is a value the browser held while the page was being
+    redrawn — a number box typed as float, a multiselect not filled yet — and taking it would change
+    the set-up behind the student's back (and stop a training worker)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not ctx.fragment_ids_this_run:
+        return False
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+        return ThreadState.get().fragment_id is None  # the widget's own fragment, set for its callback
+    except (ImportError, AttributeError, RuntimeError):  # another Streamlit version: take every change
+        return False
+
+
 def _changed(key: str, on_set: Callable[[Any], None]) -> None:
-    on_set(st.session_state[key])
+    if not _stray():  # a stray value is shown back by the next full run (``sync``)
+        on_set(st.session_state[key])
 
 
 def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set: Callable[[Any], None],
