@@ -11,21 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from bookkeeping import Memo, Messages
 from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_dataset
 from kirchhoff_core.generators import generate
-from kirchhoff_core.model import KirchhoffNet
+from kirchhoff_core.guards import Advice, check_setup
+from kirchhoff_core.live import StepRecord
+from kirchhoff_core.live_views import SupervisedView, build_supervised, supervised_view
 from kirchhoff_core.presets import preset_for
 from kirchhoff_core.runs import RunHistory
 from kirchhoff_core.sweeps import LoadedTrial, SweepProcess
-from kirchhoff_core.train import Trainer
+from kirchhoff_core.train import Trainer, check_compatible
 from live import LiveRun
 from settings import (HIDE_GROUPS, HIDEABLE, ChipSettings, Config, GenerateSettings, LearnSettings,  # noqa: F401
                       SpiceSettings, SweepLink, TrajectoryInput, config_from_query, config_to_query, example_record,
@@ -35,6 +38,8 @@ from sweep_settings import SweepSettings, sweeps_root
 SESSION_KEY = "kirchhoff_playground"
 CUSTOM = "custom"  # the dataset name of the user's own points
 TRAINED_EXAMPLE = "moons_trained"  # the trained circuit pages offer when theirs is untrained
+GRID_RES = 40  # the Train page's decision-boundary and node-thumbnail resolution
+DRAW_EVERY_S = 0.5  # while training, the Train page's drawing is refreshed at most this often
 
 
 # --- each page's own state ------------------------------------------------------------------------
@@ -47,13 +52,13 @@ class TrainPage:
     messages: Messages = field(default_factory=Messages)
     sig: tuple | None = None  # what the trainer was built from
     mismatch: str | None = None  # why the circuit does not fit the data
-    snapshot: tuple | None = None  # (key, what the model computes over the input plane)
     draw_version: int = 0  # bumped to give the drawing canvas and the points table fresh widgets
     editor_version: int = 0
     seen_uploads: set[str] = field(default_factory=set)
     runs: RunHistory = field(default_factory=RunHistory)  # the runs that ended (Reset or a new set-up)
     run_settings: dict[str, Any] = field(default_factory=dict)  # the current run's, from when it started
     compare: list[int] = field(default_factory=list)  # the run numbers the Compare view shows
+    advice: tuple | None = None  # (circuit, data, train config, solver config, the guard rails' findings)
 
 
 @dataclass
@@ -66,8 +71,7 @@ class GeneratePage:
     messages: Messages = field(default_factory=Messages)
     evals: list[tuple[int, float]] = field(default_factory=list)  # (step, held-out metric)
     eval0: float | None = None
-    snapshot: tuple | None = None
-    snapshot_at: float = 0.0
+    eval0_problem: str | None = None  # why the untrained circuit's held-out metric is missing or not finite
     animation: tuple | None = None
     auto_animate: bool = False
     want_animation: bool = False
@@ -191,6 +195,7 @@ class Session:
 
     @property
     def trainer(self) -> Trainer | None:
+        """The Train page's trainer when it trains in this process (else its run has a worker)."""
         return self.train.run.trainer
 
     @property
@@ -261,8 +266,24 @@ def sync(key: str, value: Any) -> None:
         st.session_state[key] = value
 
 
+def _stray() -> bool:
+    """A fragment's rerun reporting a widget drawn outside any fragment: no person changed it (a click
+    outside a fragment reruns the whole page), it is a value the browser held while the page was being
+    redrawn — a number box typed as float, a multiselect not filled yet — and taking it would change
+    the set-up behind the student's back (and stop a training worker)."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not ctx.fragment_ids_this_run:
+        return False
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
+        return ThreadState.get().fragment_id is None  # the widget's own fragment, set for its callback
+    except (ImportError, AttributeError, RuntimeError):  # another Streamlit version: take every change
+        return False
+
+
 def _changed(key: str, on_set: Callable[[Any], None]) -> None:
-    on_set(st.session_state[key])
+    if not _stray():  # a stray value is shown back by the next full run (``sync``)
+        on_set(st.session_state[key])
 
 
 def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set: Callable[[Any], None],
@@ -292,7 +313,7 @@ def set_circuit(session: Session, circuit: Circuit, keep_run: bool = False) -> N
     session.circuit = circuit
     session.config.example = None
     if not keep_run:
-        session.train.run.replace(None)
+        session.train.run.stop()
 
 
 def _fallback(session: Session, reason: str) -> str:
@@ -409,27 +430,61 @@ def ensure_trainer(session: Session, messages: Messages) -> None:
            (sc.method, sc.rtol, sc.atol, sc.step_size, sc.adjoint, sc.max_nfe))
     old = page.sig
     same = old is not None and old[0] is sig[0] and old[1] is sig[1] and old[2:] == sig[2:]
-    if same and (page.run.trainer is not None or page.mismatch or session.data is None):
+    if same and (page.run.active or page.mismatch or session.data is None):
         return
-    page.sig, page.mismatch, page.snapshot = sig, None, None
-    trainer = None
+    page.sig, page.mismatch = sig, None
+    playing, had = page.run.playing, page.run.stop()
     if session.data is not None:
         try:
-            trainer = Trainer(KirchhoffNet(session.circuit, sc), session.data, tc)
+            check_compatible(session.circuit, session.data)
+            page.run.start(partial(build_supervised, session.circuit, session.data, tc, sc),
+                           partial(supervised_view, resolution=GRID_RES), DRAW_EVERY_S)
+            page.run.playing = playing  # a change while playing plays on from epoch 0
         except ValueError as e:
             page.mismatch = str(e)
-    had = page.run.replace(trainer)
     page.run_settings = run_settings(session)
     if had and old is not None:
         messages.note(f"The set-up changed, so training restarted from epoch 0 (it was at epoch {had}).")
 
 
+def setup_advice(session: Session) -> list[Advice]:
+    """The guard rails' findings for the Train page's set-up (``kirchhoff_core.guards.check_setup``),
+    computed again only when the circuit, the data or a setting changed."""
+    page, circuit, data = session.train, session.circuit, session.data
+    if circuit is None or data is None or page.mismatch:
+        return []
+    try:
+        tc, sc = session.config.train_config(), session.config.solver_config()
+    except ValueError:
+        return []
+    a = page.advice
+    if a is None or a[0] is not circuit or a[1] is not data or a[2:4] != (tc, sc):
+        page.advice = a = (circuit, data, tc, sc, check_setup(circuit, data, tc, sc))
+    return a[4]
+
+
 def current_circuit(session: Session) -> tuple[Circuit, int]:
-    """The circuit as trained so far on the Train page (a snapshot), and its epochs; else as built."""
-    trainer = session.trainer
-    if trainer is not None:
-        return trainer.model.to_circuit(), trainer.epoch
-    return session.circuit, 0
+    """The circuit as trained so far on the Train page (a snapshot: from its worker, the latest one it
+    published), and its epochs; else as built."""
+    run = session.train.run
+    if run.trainer is not None:
+        return run.trainer.model.to_circuit(), run.trainer.epoch
+    view = _worker_view(run)
+    return (view.circuit, view.step) if view is not None else (session.circuit, 0)
+
+
+def trained_epochs(session: Session) -> int:
+    """The epochs of the circuit ``current_circuit`` gives, without building it."""
+    run = session.train.run
+    if run.trainer is not None:
+        return run.trainer.epoch
+    view = _worker_view(run)
+    return view.step if view is not None else 0
+
+
+def _worker_view(run: LiveRun) -> SupervisedView | None:
+    view = run.worker.snapshot.drawing if run.worker is not None else None
+    return view if isinstance(view, SupervisedView) else None
 
 
 # --- the Train page's run history ---------------------------------------------------------------------
@@ -449,11 +504,11 @@ def run_settings(session: Session) -> dict[str, Any]:
     return out
 
 
-def end_run(session: Session, trainer) -> None:
-    """A Train-page run ended (Reset, or a new set-up replaced its trainer): keep it; the next run
+def end_run(session: Session, history: Sequence[StepRecord]) -> None:
+    """A Train-page run ended (Reset, or a new set-up replaced it): keep its records; the next run
     starts with the set-up as it is now."""
     page = session.train
-    page.runs.add(page.run_settings or run_settings(session), trainer.history)
+    page.runs.add(page.run_settings or run_settings(session), history)
     page.run_settings = run_settings(session)
 
 
@@ -496,6 +551,6 @@ def _open_flow_trial(session: Session, trial: LoadedTrial, where: str) -> None:
                                                                                "duration")}
     new = replace(base, **own, lr=t["lr"], batch_size=t["batch_size"], tol=s["solver"]["rtol"], seed=t["seed"])
     new.check()
-    g.run.replace(None)
+    g.run.stop()
     g.settings, g.circuit = new, trial.circuit
     g.messages.note(f"Opened {where}: training here continues from its parameters.")

@@ -1,10 +1,17 @@
 """KirchhoffNet Playground — entry point: page navigation and the shared sidebar."""
 
+import importlib.machinery
 import os
+
+# Streamlit runs this script as a fresh fake ``__main__`` module without an import spec, and a worker
+# process (classroom.py) starts by importing its parent's ``__main__``: it would run the whole app
+# again. A spec named "__main__" tells multiprocessing there is nothing to import.
+__spec__ = importlib.machinery.ModuleSpec("__main__", None, origin=__file__)
 
 import streamlit as st
 import torch
 
+import classroom
 from state import get_session
 
 # Playground circuits are small, so every solve is a chain of tiny matrix products: extra intra-op
@@ -32,4 +39,9 @@ pages = [
     st.Page("app_pages/spice.py", title="Verify in SPICE", icon=":material/memory:", url_path="spice"),
     st.Page("app_pages/learn.py", title="Learn", icon=":material/menu_book:"),
 ]
-st.navigation(pages).run()
+current = st.navigation(pages)
+status = classroom.status()
+if status:
+    st.sidebar.caption(status, help="This server's training workers: each browser session trains in its own "
+                       "process, at most this many at once; the others wait in line and take turns.")
+current.run()

@@ -31,6 +31,7 @@ from .datasets import DATASETS, make_dataset
 from .densities import POTENTIALS, TARGETS
 from .devices import KINDS
 from .generators import COMMON_PARAMS, GENERATORS, ParamSpec, generate
+from .guards import check_learning_rate, check_setup
 from .images import IMAGE_SETS
 from .io import load_circuit, save_circuit
 from .live import LiveTrainer
@@ -232,6 +233,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     solver = solver_from_args(args, default_rtol=preset.solver.rtol, base=preset.solver)
     model = KirchhoffNet(circuit, solver)
     trainer = Trainer(model, data, train_cfg)  # refuses a circuit whose read-outs do not match the task
+    for advice in check_setup(circuit, data, train_cfg, solver):  # the app's guard rails, said before training
+        if advice.setting != "batch_size":  # the memory budget is the app's; here --grad picks the memory mode
+            print(f"warning: {advice.message}", file=sys.stderr)
     epochs = preset.epochs if args.epochs is None else args.epochs
     every = 1 if args.checkpoint_every is None else args.checkpoint_every
     print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices) on {args.dataset}: "
@@ -347,6 +351,9 @@ def cmd_train_generative(args: argparse.Namespace) -> None:
     solver = solver_from_args(args, default_rtol=preset.reference_tol)
     flow = CircuitFlow(circuit, solver, trace=args.trace, seed=args.seed)
     trainer = GenerativeTrainer(flow, config)
+    lr_advice = check_learning_rate(config)
+    if lr_advice is not None:
+        print(f"warning: {lr_advice.message}", file=sys.stderr)
     what = f"{config.target} ({'maximum likelihood' if args.task == 'generate' else 'reverse KL to exp(-U)'})"
     print(f"training {circuit.name or 'circuit'} ({circuit.num_devices} devices, {len(circuit.slices)} slice(s)) "
           f"as a flow on {what}: {steps} steps of {config.batch_size} fresh samples", file=sys.stderr)

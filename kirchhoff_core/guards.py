@@ -59,6 +59,8 @@ def circuit_rate(circuit: Circuit, inputs: np.ndarray, slice_index: int = 0) -> 
     radii = []
     for v in v0:
         jac = torch.autograd.functional.jacobian(lambda u: dyn(t0, u), v)
+        if not bool(torch.isfinite(jac).all()):  # eigvals refuses it; the solver will say what is wrong
+            return None
         radii.append(float(torch.linalg.eigvals(jac).abs().max()))
     rate = float(np.mean(radii))
     return rate if math.isfinite(rate) and rate > 0 else None
@@ -129,10 +131,10 @@ def check_setup(circuit: Circuit, data: Dataset, train: TrainConfig, solver: Sol
     return [a for a in found if a is not None]
 
 
-def loss_jump(history: Sequence, factor: float = 1.5, window: int = 5) -> Advice | None:
+def loss_jump(history: Sequence, factor: float = 1.5, window: int = 5, unit: str = "step") -> Advice | None:
     """A hint when the training loss rose sharply within ``window`` steps after the learning rate
     changed: the new rate is probably too large. ``history``: records with ``step``, ``train_loss``
-    and ``lr`` (either trainer's)."""
+    and ``lr`` (either trainer's); ``unit`` names a step in the message ("epoch" for the supervised one)."""
     if len(history) < 2:
         return None
     change = max((i for i in range(1, len(history)) if history[i].lr != history[i - 1].lr), default=None)
@@ -145,6 +147,23 @@ def loss_jump(history: Sequence, factor: float = 1.5, window: int = 5) -> Advice
     old, new = history[change - 1].lr, history[change].lr
     rose = "became infinite" if not math.isfinite(worst) else f"rose from {before:.3g} to {worst:.3g}"
     return Advice("warning", "lr",
-                  f"The loss {rose} after the learning rate changed from {old:g} to {new:g} at step "
+                  f"The loss {rose} after the learning rate changed from {old:g} to {new:g} at {unit} "
                   f"{history[change].step}: the new rate is probably too large. Go back to {old:g}, or Reset.",
                   float(old))
+
+
+def number_text(x: float) -> str:
+    """A number as a person typed it: whole numbers in full (99,999,999, not 1e+08), others short."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def out_of_range(name: str, value: float | None, low: float, high: float) -> str | None:
+    """Why ``value`` cannot be ``name`` (not a finite number, or outside [low, high]), saying the valid
+    range; None when it can. A number box's own limits only mark the box red and keep the number from
+    the program, so the playground takes any number and answers with this."""
+    span = f"{number_text(low)} to {number_text(high)}"
+    if value is None or not math.isfinite(value):
+        return f"{name}: enter a number from {span}"
+    if not low <= value <= high:
+        return f"{name}: {number_text(value)} is outside the valid range {span}"
+    return None

@@ -11,6 +11,14 @@ the pool for a slot; extra sessions wait in a first-come queue and see their pla
 slowing everyone down. When others are waiting, a worker that has trained for ``quantum_s`` gives its
 slot back after the current step and queues again, so a class shares the cores in turns.
 
+Nobody watching, nobody training: a playing worker whose snapshot no page has read for ``unwatched_s``
+pauses (its page was left or closed; the page resumes it when it comes back), and a worker whose
+``owner_alive()`` has said False for ``release_s`` is closed (its browser session has gone), so a
+class's closed tabs free their slots and processes without waiting for garbage collection.
+
+Every command from the page carries a sequence number that the worker echoes in its snapshot
+(``acked``), so a page can tell a snapshot that already reflects its last command from an older one.
+
 A worker is built from a picklable ``build()`` that returns anything implementing
 ``kirchhoff_core.live.LiveTrainer``, and an optional picklable ``draw(trainer)`` whose result (the
 numbers a page draws: a decision-boundary grid, the current circuit, ...) rides along with the
@@ -50,8 +58,15 @@ class Snapshot:
     drawing: Any = None
     drawing_step: int = -1
     error: str | None = None
+    cause: str | None = None  # the failing step's own message (``error`` without "training paused at step N")
     queue_position: int | None = None
+    acked: int = 0  # the sequence number of the last page command the worker applied
     version: int = 0
+
+
+PAGE_COMMANDS = ("play", "pause", "step", "reset", "set_lr", "redraw")
+"""Commands a page sends (each with its sequence number); the pool's own are grant, yield, suspend, call
+and close."""
 
 
 # --- the worker process ----------------------------------------------------------------------------
@@ -70,10 +85,14 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
         while (msg := conn.recv())[0] != "close":
             if msg[0] == "call":
                 conn.send(("result", msg[1], False, RuntimeError(failed["error"])))
+            elif msg[0] in PAGE_COMMANDS:  # acknowledged, so the page knows the answer is still this
+                conn.send(("snap", {**failed, "acked": msg[1]}))
         return
     playing, holding, wanted, yield_asked = False, False, False, False
-    pending = 0
+    pending, acked = 0, 0
+    until: int | None = None  # playing stops once this many steps are done
     error: str | None = None
+    cause: str | None = None
     last_draw = -1e9
     sent = 0  # records already sent
 
@@ -81,7 +100,8 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
         nonlocal last_draw, sent
         msg: dict = {"state": "training" if holding and (playing or pending) else
                      ("waiting" if (playing or pending) else ("error" if error else "idle")),
-                     "playing": playing, "steps_done": trainer.steps_done, "error": error}
+                     "playing": playing, "steps_done": trainer.steps_done, "error": error, "cause": cause,
+                     "acked": acked}
         hist = trainer.history
         start = min(sent, len(hist))
         msg["history_start"], msg["records"] = start, list(hist[start:])
@@ -110,18 +130,22 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
             if cmd == "close":
                 return
             changed = True
+            if cmd in PAGE_COMMANDS:
+                acked, args = args[0], args[1:]
             if cmd == "play":
-                playing, error = True, None
-            elif cmd == "pause":
+                playing, error, cause, until = True, None, None, args[0]
+            elif cmd in ("pause", "suspend"):
                 playing, pending = False, 0
             elif cmd == "step":
-                pending, error = pending + int(args[0]), None
+                pending, error, cause = pending + int(args[0]), None, None
             elif cmd == "reset":
-                playing, pending, error = False, 0, None
+                playing, pending, error, cause = False, 0, None, None
                 trainer.reset()
                 sent = 0
             elif cmd == "set_lr":
                 trainer.set_lr(float(args[0]))
+            elif cmd == "redraw":
+                pass  # ``changed`` publishes with a fresh drawing
             elif cmd == "grant":
                 holding, wanted = True, False
             elif cmd == "yield":
@@ -137,8 +161,11 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
                 trainer.step()
             except TRAINING_ERRORS as e:
                 playing, pending = False, 0
+                cause = str(e)
                 error = f"training paused at step {trainer.steps_done}: {e}"
             pending = max(0, pending - 1)
+            if until is not None and trainer.steps_done >= until:
+                playing = False
             done = not (playing or pending > 0)
             if done or yield_asked:
                 conn.send(("release",))
@@ -166,6 +193,9 @@ class _Entry:
     yield_sent: bool = False
     results: dict = field(default_factory=dict)
     ready: threading.Condition = field(default_factory=threading.Condition)
+    read_at: float = field(default_factory=time.monotonic)  # when a page last read the snapshot
+    owner_alive: Callable[[], bool] | None = None
+    gone_since: float | None = None  # when ``owner_alive`` first said False
     send_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def send(self, *msg: Any) -> None:
@@ -184,9 +214,12 @@ class WorkerPool:
     """
 
     def __init__(self, slots: int | None = None, quantum_s: float = 15.0, start_method: str | None = None,
-                 preload: tuple[str, ...] = ("torch", "kirchhoff_core.train", "kirchhoff_core.generative")):
+                 preload: tuple[str, ...] = ("torch", "kirchhoff_core.train", "kirchhoff_core.generative"),
+                 unwatched_s: float | None = None, release_s: float = 0.0):
         self.slots = max(1, int(slots if slots is not None else (os.cpu_count() or 1)))
         self.quantum_s = float(quantum_s)
+        self.unwatched_s = unwatched_s
+        self.release_s = float(release_s)
         method = start_method or ("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         self._ctx = mp.get_context(method)
         if method == "forkserver":
@@ -197,14 +230,17 @@ class WorkerPool:
         self._waiting: collections.deque[int] = collections.deque()
         self._ids = itertools.count(1)
         self._closed = False
+        self._checked_owners = 0.0
         self._thread = threading.Thread(target=self._serve, name="kirchhoff-worker-pool", daemon=True)
         self._thread.start()
 
     # --- public ------------------------------------------------------------------------------------
     def open(self, build: Callable[[], LiveTrainer], draw: Callable[[LiveTrainer], Any] | None = None,
-             draw_every_s: float = 1.0) -> "SessionWorker":
+             draw_every_s: float = 1.0, owner_alive: Callable[[], bool] | None = None) -> "SessionWorker":
         """Start a worker process for one session. ``build`` and ``draw`` must be picklable
-        (module-level functions, or ``functools.partial`` of them)."""
+        (module-level functions, or ``functools.partial`` of them). ``owner_alive`` (called in the
+        server, about once a second) says whether the session that opened the worker is still there;
+        it must not hold the session itself, or the session could never be collected."""
         if self._closed:
             raise RuntimeError("the worker pool is shut down")
         parent, child = self._ctx.Pipe(duplex=True)
@@ -213,7 +249,7 @@ class WorkerPool:
         proc.start()
         child.close()
         wid = next(self._ids)
-        entry = _Entry(proc, parent)
+        entry = _Entry(proc, parent, owner_alive=owner_alive)
         with self._lock:
             self._entries[wid] = entry
         return SessionWorker(self, wid, entry)
@@ -236,6 +272,13 @@ class WorkerPool:
         with self._lock:
             return len(self._entries)
 
+    def counts(self) -> dict[str, int]:
+        """``slots``, open ``workers``, workers ``training`` and ``waiting`` now (for a status line)."""
+        with self._lock:
+            return {"slots": self.slots, "workers": len(self._entries),
+                    "training": sum(e.granted_at is not None for e in self._entries.values()),
+                    "waiting": len(self._waiting)}
+
     def shutdown(self) -> None:
         """Stop every worker (what a server does on exit; tests too)."""
         self._closed = True
@@ -251,6 +294,7 @@ class WorkerPool:
             e = self._entries.get(wid)
             if e is None:
                 return self._final.get(wid) or Snapshot(state="stopped", error="this session's worker was closed")
+            e.read_at = time.monotonic()
             snap = e.snapshot
             if wid in self._waiting:
                 snap = replace(snap, state="waiting", queue_position=self._waiting.index(wid) + 1)
@@ -327,8 +371,42 @@ class WorkerPool:
                 e.ready.notify_all()
         self._schedule()
 
+    def _watch(self) -> None:
+        """Pause playing workers that nobody watches; close workers whose session has gone."""
+        now = time.monotonic()
+        gone = []
+        with self._lock:
+            entries = list(self._entries.items())
+        for wid, e in entries:
+            if self.unwatched_s is not None and e.snapshot.playing and now - e.read_at > self.unwatched_s:
+                e.read_at = now  # ask once; the page's controller plays it again when it comes back
+                e.send("suspend")
+        if now - self._checked_owners < 1.0:
+            return
+        self._checked_owners = now
+        for wid, e in entries:
+            if e.owner_alive is None:
+                continue
+            try:
+                alive = bool(e.owner_alive())
+            except Exception:  # noqa: BLE001 - a failing check must not stop the pool; keep the worker
+                alive = True
+            if alive:
+                e.gone_since = None
+            elif e.gone_since is None:
+                e.gone_since = now
+            if e.gone_since is not None and now - e.gone_since >= self.release_s:
+                gone.append(wid)
+                with self._lock:
+                    self._final[wid] = replace(e.snapshot, state="stopped", playing=False,
+                                               error="the training worker was released while this page was "
+                                                     "disconnected; press Reset to start a new one")
+        for wid in gone:  # off this thread: closing joins the process
+            threading.Thread(target=self._close, args=(wid,), daemon=True).start()
+
     def _serve(self) -> None:
         while not self._closed:
+            self._watch()
             with self._lock:
                 conns = {e.conn: wid for wid, e in self._entries.items()}
             if not conns:
@@ -359,23 +437,33 @@ class SessionWorker:
     def __init__(self, pool: WorkerPool, wid: int, entry: _Entry):
         self.pool, self.id, self._entry = pool, wid, entry
         self._rids = itertools.count(1)
+        self.sent = 0  # sequence number of the last page command (``Snapshot.acked`` echoes it)
         self._finalizer = weakref.finalize(self, pool._close, wid)
 
     # --- commands ----------------------------------------------------------------------------------
-    def play(self) -> None:
-        self._entry.send("play")
+    def _command(self, cmd: str, *args: Any) -> None:
+        self.sent += 1
+        self._entry.send(cmd, self.sent, *args)
+
+    def play(self, until: int | None = None) -> None:
+        """Train step after step (until ``until`` steps are done, if given: at least one more step)."""
+        self._command("play", None if until is None else int(until))
 
     def pause(self) -> None:
-        self._entry.send("pause")
+        self._command("pause")
 
     def step(self, n: int = 1) -> None:
-        self._entry.send("step", int(n))
+        self._command("step", int(n))
 
     def reset(self) -> None:
-        self._entry.send("reset")
+        self._command("reset")
 
     def set_lr(self, lr: float) -> None:
-        self._entry.send("set_lr", float(lr))
+        self._command("set_lr", float(lr))
+
+    def redraw(self) -> None:
+        """Publish a fresh drawing (after a ``call`` changed what it shows)."""
+        self._command("redraw")
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout_s: float = 60.0) -> Any:
         """Run ``fn(trainer, *args)`` in the worker (between steps) and return its result."""
@@ -403,8 +491,13 @@ class SessionWorker:
         return self.pool._snapshot(self.id)
 
     @property
+    def settled(self) -> bool:
+        """The latest snapshot reflects every command sent so far."""
+        return self.snapshot.acked >= self.sent
+
+    @property
     def alive(self) -> bool:
-        return self._finalizer.alive and self._entry.proc.is_alive()
+        return self._finalizer.alive and self.id in self.pool._entries and self._entry.proc.is_alive()
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout_s: float = 30.0) -> Snapshot:
         """Block until ``predicate(snapshot)`` holds (scripts and tests; a page only polls)."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 import streamlit as st
 
 import state
-from components import generate_files, generate_live
+from components import generate_files, generate_live, guard_rails
 from components import generate_model as gm
 from components.common import page_header, share_link
+from components.guard_rails import number
 from kirchhoff_core.densities import POTENTIALS, TARGETS
 from kirchhoff_core.devices import KINDS, display_name
 from live import live_fragment, play_bar
@@ -74,20 +75,21 @@ def _repeats(col) -> None:
 
 CONTROLS = [  # (group, column width, draw into a column)
     ("circuit", 1.3, _repeats),
-    ("circuit", 0.8, lambda col: bound(col.number_input, "Slices", 1, 32, key="gen_slices", value=int(s.num_slices),
-                                       on_set=lambda v: gm.set_circuit(g, "num_slices", v),
-                                       help="Time slices (layers), each with its own devices")),
-    ("circuit", 1.0, lambda col: bound(col.number_input, "Slice duration", 0.05, 5.0, step=0.05, key="gen_duration",
-                                       value=float(s.duration), format="%g",
-                                       on_set=lambda v: gm.set_circuit(g, "duration", v))),
+    ("circuit", 0.8, lambda col: number(col, "Slices", 1, 32, key="gen_slices", value=int(s.num_slices),
+                                        on_set=lambda v: gm.set_circuit(g, "num_slices", v), messages=g.messages,
+                                        help="Time slices (layers), each with its own devices")),
+    ("circuit", 1.0, lambda col: number(col, "Slice duration", 0.05, 5.0, step=0.05, key="gen_duration",
+                                        value=float(s.duration), format="%g", messages=g.messages,
+                                        on_set=lambda v: gm.set_circuit(g, "duration", v))),
     ("circuit", 1.7, lambda col: bound(col.selectbox, "Device kind", list(KINDS), key="gen_kind", value=s.kind,
                                        on_set=lambda v: gm.set_circuit(g, "kind", v), format_func=display_name)),
-    ("hyperparameters", 1.15, lambda col: bound(col.number_input, "Learning rate", 1e-5, 1.0, step=0.005, key="gen_lr",
-                                                value=float(s.lr), format="%g", on_set=lambda v: gm.set_lr(g, v),
-                                                help="Takes effect at once, without a restart")),
-    ("hyperparameters", 0.9, lambda col: bound(col.number_input, "Batch size", 1, 4096, step=64, key="gen_bs",
-                                               value=int(s.batch_size), on_set=lambda v: gm.set_run(g, "batch_size", v),
-                                               help="Fresh samples (or noise draws) per step")),
+    ("hyperparameters", 1.15, lambda col: number(col, "Learning rate", 1e-5, 1.0, step=0.005, key="gen_lr",
+                                                 value=float(s.lr), format="%g", on_set=lambda v: gm.set_lr(g, v),
+                                                 messages=g.messages, help="Takes effect at once, without a restart")),
+    ("hyperparameters", 0.9, lambda col: number(col, "Batch size", 1, 4096, step=64, key="gen_bs",
+                                                value=int(s.batch_size), messages=g.messages,
+                                                on_set=lambda v: gm.set_run(g, "batch_size", v),
+                                                help="Fresh samples (or noise draws) per step")),
     ("solver", 1.3, lambda col: bound(col.select_slider, "Solver tolerance", sorted(set(TOLS) | {float(s.tol)}, reverse=True),
                                       key="gen_tol", value=float(s.tol), format_func=lambda v: f"{v:g}",
                                       on_set=lambda v: gm.set_tol(g, v),
@@ -102,8 +104,9 @@ if shown:
         draw(col)
     st.caption("Changing the circuit, batch size or seed restarts training at step 0; the learning rate and the "
                "tolerance apply at once.")
+guard_rails.advice(gm.setup_advice(g), {"lr": lambda v: gm.set_lr(g, v)}, "gen_guard")
 
-live_fragment(player, g.run, lambda: generate_live.draw(g))
+live_fragment(player, g.run, lambda snap: generate_live.draw(g, snap))
 generate_live.flow_section(g)
 
 query = state.publish(session, "generate")
@@ -111,7 +114,7 @@ if "io" not in hidden:
     st.divider()
     save = st.columns([1, 1.6, 1.4], vertical_alignment="center")
     save[0].download_button("Download the circuit (JSON)",
-                            data=lambda: generate_files.model_json(g.trainer, g.circuit, s, g.evals),
+                            data=lambda: generate_files.model_json(g.run, g.circuit, s, g.evals),
                             file_name=f"kirchhoffnet-flow-{s.name}.json", mime="application/json", on_click="ignore",
                             key="gen_download")
     save[1].caption("The circuit with its current parameters and the run's history. Saved as "

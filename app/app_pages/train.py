@@ -35,7 +35,7 @@ player = Player("train", "epoch", MAX_EPOCHS, budget_s=0.8, lr=lambda: config.lr
                 step_help="Train one epoch", reset_help="Back to the circuit's initial parameters (epoch 0)")
 c = session.circuit
 play_bar(player, session.train.run,
-         "Training is not available until the circuit matches the data (see below)." if session.trainer is None else
+         "Training is not available until the circuit matches the data (see below)." if not session.train.run.active else
          f"{c.name or 'circuit'} · {c.num_nodes} nodes · {c.num_devices} devices · {c.num_parameters} parameters · "
          f"T = {c.t_end:g}")
 gpu = accelerator.resolve_device("auto")
@@ -48,6 +48,7 @@ if "solver" not in hidden:
     train_controls.solver(session)
 if not {"hyperparameters", "solver"} <= hidden:
     st.caption("Changing anything except the learning rate rebuilds the trainer and restarts training at epoch 0.")
+train_controls.setup_check(session)
 if session.train.mismatch:
     train_controls.mismatch_fixes(session)
 
@@ -57,7 +58,7 @@ with col_data:
     if "io" not in hidden:
         example_picker(session, messages, "train_load_example", width="stretch")
 with col_live:
-    live_fragment(player, session.train.run, lambda: train_live.draw(session))
+    live_fragment(player, session.train.run, lambda snap: train_live.draw(session, snap))
 
 if config.dataset == state.CUSTOM and "dataset" not in hidden:
     with st.expander("Draw your own points", expanded=True):

@@ -29,23 +29,19 @@ page_header(session, "trajectories", "Trajectories",
             "press Play on a chart or drag its time slider.", page.messages)
 ensure_circuit(session)
 
-try:  # the Train page's model when there is one, else the session's circuit, untrained
-    circuit = session.circuit
-    model = session.trainer.model if session.trainer is not None else page.memo.get(
-        ("model", circuit.fingerprint(), repr(config.solver_config())),
-        lambda: KirchhoffNet(circuit, config.solver_config()))
+try:  # the Train page's circuit as trained so far, else the session's circuit, untrained
+    circuit, _ = state.current_circuit(session)
+    model = page.memo.get(("model", circuit.fingerprint(), repr(config.solver_config())),
+                          lambda: KirchhoffNet(circuit, config.solver_config()))
 except ERRORS as e:
     st.error(f"The session's circuit cannot be simulated: {e}")
     example_picker(session, page.messages, "traj_load_example")
     st.stop()
 
-if session.trainer is not None:
-    data = session.trainer.data
-else:
-    data = dataset(session, page.messages)
-    if data is None:
-        st.info("The session uses your own points; draw at least 10 of them on the Train page to see the "
-                "dataset views here. Typed inputs work without them.")
+data = dataset(session, page.messages)
+if data is None:
+    st.info("The session uses your own points; draw at least 10 of them on the Train page to see the "
+            "dataset views here. Typed inputs work without them.")
 mismatch = None
 if data is not None:
     try:
@@ -61,7 +57,8 @@ if mismatch:
                     "work; the dataset views need a circuit whose input and read-out nodes fit the data (fix it on "
                     "the Train page) — or load a trained example.")
 elif trained:
-    last = session.trainer.history[-1] if session.trainer is not None and session.trainer.history else None
+    history = session.train.run.history
+    last = history[-1] if history else None
     now = f"; {metric_text(last.test_metric, last.metric)} test {metric_label(last.metric)} now" if last else ""
     status[0].success(f"Showing **{name}**: {source}{now}.")
 else:

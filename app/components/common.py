@@ -87,8 +87,7 @@ def example_picker(session: state.Session, messages: Messages, key: str, note: s
 def model_source(session: state.Session) -> tuple[str, bool]:
     """Where the pages' model comes from, in words, and whether it is trained: the Train page's run,
     a shipped trained example (perhaps trained further), or the circuit as built."""
-    trainer = session.trainer
-    epochs = trainer.epoch if trainer is not None else 0
+    epochs = state.trained_epochs(session)
     example = state.example_in_use(session)
     if example is not None:
         stem, record = example

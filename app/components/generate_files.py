@@ -9,6 +9,8 @@ from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.generative import load_pretrained
 from kirchhoff_core.generative.presets import flow_repeats
 from kirchhoff_core.io import TrainingRecord
+from kirchhoff_core.live_views import export
+from live import LiveRun
 from settings import GenerateSettings
 
 # Learning rate after loading a pretrained circuit. A fresh Adam's first steps move every parameter by
@@ -46,11 +48,13 @@ def describe(training: TrainingRecord) -> str:
     return f" ({detail})" if detail else ""
 
 
-def model_json(trainer, circuit: Circuit, s: GenerateSettings, evals: list[tuple[int, float]]) -> str:
+def model_json(run: LiveRun, circuit: Circuit, s: GenerateSettings, evals: list[tuple[int, float]]) -> str:
     """The trained circuit plus the run's training record (what "Load pretrained" reads back), with the
-    held-out metric the page showed last."""
-    circuit = trainer.flow.to_circuit() if trainer is not None else circuit
+    held-out metric the page showed last (the circuit as built when nothing trains)."""
     fields = dict(task=s.task, target=s.name, extra={"settings": asdict(s)})
-    if trainer is not None and evals:
-        fields["result"] = {trainer.metric: evals[-1][1], "step": evals[-1][0]}
-    return kio.dumps_circuit(circuit, training=kio.TrainingRecord.of(trainer, **fields))
+    if not run.active:
+        return kio.dumps_circuit(circuit, training=kio.TrainingRecord(**fields))
+    if evals:
+        fields["result"] = {"nll" if s.task == "generate" else "kl": evals[-1][1], "step": evals[-1][0]}
+    circuit, record = run.call(export, fields)
+    return kio.dumps_circuit(circuit, training=record)

@@ -1,5 +1,6 @@
-"""Generate page drawings: the live metrics, densities and curves (redrawn every tick), and the flow
-animation with the running slice's vector field."""
+"""Generate page drawings: the live metrics, densities and curves (drawn every tick from the run's
+latest snapshot, whose densities and samples were computed in the session's worker), and the flow
+animation with the running slice's vector field (computed there on request)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,18 @@ import numpy as np
 import streamlit as st
 
 from components import generate_model as gm
+from components import guard_rails
 from kirchhoff_core import analysis
 from kirchhoff_core import flow_analysis as fa
+from kirchhoff_core import live_views as lv
 from kirchhoff_core.densities import sample_target
-from kirchhoff_core.generative import flow_preset, gaussian_baseline_nll
+from kirchhoff_core.generative import flow_preset
 from kirchhoff_core.target_density import target_entropy
+from kirchhoff_core.workers import Snapshot
 from live import ERRORS
 from settings import EVAL_EVERY, EVAL_SIZE
 from state import GeneratePage, bound
 from views import generate_views as gv
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _box(task: str, name: str) -> float:
-    return fa.plot_box(task, name)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -30,12 +29,12 @@ def _target(task: str, name: str, resolution: int, box: float):
     return xs, ys, p, samples
 
 
-def _metrics(g: GeneratePage) -> None:
-    s, trainer, evals, name = g.settings, g.trainer, g.evals, gm.metric_name(g)
-    hist = trainer.history
+def _metrics(g: GeneratePage, snap: Snapshot, view: lv.FlowView | None) -> None:
+    s, evals, name = g.settings, g.evals, gm.metric_name(g)
+    hist = snap.history
     last, prev = (hist[-1] if hist else None), (hist[-2] if len(hist) > 1 else None)
     m = st.columns(5)
-    m[0].metric("Step", trainer.steps_done)
+    m[0].metric("Step", snap.steps_done)
     m[1].metric(f"Batch {name}", "—" if last is None else f"{last.train_loss:.4f}",
                 delta=None if prev is None else f"{last.train_loss - prev.train_loss:+.4f}", delta_color="inverse")
     m[2].metric(f"Held-out {name}", f"{evals[-1][1]:.4f}" if evals else "—",
@@ -50,30 +49,33 @@ def _metrics(g: GeneratePage) -> None:
                     else f"Training NLL of the released run ({preset.reference_steps:,} steps on "
                          f"{preset.reference_points or 'its'} fixed points, {preset.source}). " + floor)
     else:
-        m[3].metric("log Z", f"{trainer.log_z:.3f}", help=f"log of the normaliser of exp(−{s.name}) on the [−4, 4]² "
-                                                          "box; the KL estimate includes it, so a perfect fit scores 0")
+        m[3].metric("log Z", "—" if view is None else f"{view.log_z:.3f}",
+                    help=f"log of the normaliser of exp(−{s.name}) on the [−4, 4]² box; the KL estimate includes it, "
+                         "so a perfect fit scores 0")
     m[4].metric("NFE/step", f"{last.nfe_forward + last.nfe_backward}" if last else "—",
                 help="Right-hand-side evaluations of the last step, forward and backward")
 
 
-def draw(g: GeneratePage) -> None:
+def draw(g: GeneratePage, snap: Snapshot) -> None:
     """Metrics, the target and model densities side by side, and the curves."""
-    trainer = g.trainer
-    if trainer is None:
+    if not g.run.active:
         return
-    s, hist = g.settings, trainer.history
-    _metrics(g)
-    box = _box(s.task, s.name)
+    view = snap.drawing if isinstance(snap.drawing, lv.FlowView) else None
+    gm.take_view(g, view)
+    s, hist = g.settings, snap.history
+    _metrics(g, snap, view)
+    box = gm.box(s)
     _, _, target_p, target_samples = _target(s.task, s.name, gm.GRID_RES, box)
-    try:
-        xs, ys, logp, samples, at_step = gm.snapshot(g, box, force=not g.playing)
-    except ERRORS as e:
-        st.error(f"Could not evaluate the model's density: {e}")
-    else:
+    problem = view.error if view is not None else (str(snap.drawing) if isinstance(snap.drawing, Exception) else None)
+    if problem:
+        st.error(f"Could not evaluate the model's density: {problem}")
+    elif view is not None:
         titles = ("target density" if s.task == "generate" else f"target exp(−{s.name}) / Z",
-                  f"model density at step {at_step}", "samples")
-        st.plotly_chart(gv.overview_figure(xs, ys, target_p, logp, samples, box, target_samples, titles),
-                        key="gen_overview", width="stretch")
+                  f"model density at step {view.step}", "samples")
+        st.plotly_chart(gv.overview_figure(view.xs, view.ys, target_p, view.logp, view.samples, box, target_samples,
+                                           titles), key="gen_overview", width="stretch")
+    if g.eval0_problem and snap.steps_done == 0:
+        st.error(g.eval0_problem)
     if not hist:
         st.caption(f"Press Play or Step to train; the batch and held-out {gm.metric_name(g)} appear here.")
         return
@@ -82,14 +84,15 @@ def draw(g: GeneratePage) -> None:
     preset = flow_preset(s.name)
     reference, floor = (preset.reference_nll, target_entropy(s.name)) if generate else (None, None)
     st.plotly_chart(gv.curves_figure(np.array([r.step for r in hist]), np.array([r.train_loss for r in hist]),
-                                     ev[:, 0], ev[:, 1], trainer.metric, reference,
-                                     gaussian_baseline_nll(trainer.x_test) if generate else None, floor,
+                                     ev[:, 0], ev[:, 1], "nll" if generate else "kl", reference,
+                                     view.baseline_nll if generate and view is not None else None, floor,
                                      reference_points=preset.reference_points),
                     key="gen_curves", width="stretch")
     note = gv.paper_note(reference, floor, preset.reference_points)
     if note:
         st.caption(note)
-    warning = analysis.solver_health(hist[-1], 1, trainer.flow.solver.max_nfe).warning
+    guard_rails.loss_hint(hist, lambda lr: gm.set_lr(g, lr), "gen_loss_hint")
+    warning = analysis.solver_health(hist[-1], 1, s.solver().max_nfe).warning
     if warning:
         st.warning("Solver health: " + warning)
 
@@ -98,17 +101,17 @@ def _want_animation(g: GeneratePage) -> None:
     g.want_animation = True
 
 
-def _animation(g: GeneratePage, box: float, key: tuple) -> None:
-    trainer = g.trainer
+def _animation(g: GeneratePage, box: float, key: int) -> None:
+    steps = g.run.steps_done
     if (g.auto_animate or g.want_animation) and not g.playing:
         g.auto_animate = g.want_animation = False
         try:
             with st.spinner("Integrating the flow frame by frame…"):
-                g.animation = (key, gv.flow_animation_figure(**gm.animation_data(trainer, box)), trainer.steps_done)
-        except ERRORS as e:
+                g.animation = (key, gv.flow_animation_figure(**gm.animation_data(g, box)), steps)
+        except (*ERRORS, TimeoutError) as e:
             st.error(f"Could not animate the flow: {e}")
     anim = g.animation
-    label = "Animate the flow" if anim is None else f"Update the animation (step {trainer.steps_done})"
+    label = "Animate the flow" if anim is None else f"Update the animation (step {steps})"
     st.button(label, key="gen_animate", icon=":material/animation:", on_click=_want_animation, args=(g,),
               disabled=g.playing or not (anim is None or anim[0] != key),
               help=f"Carry {gm.N_FLOW_POINTS} Gaussian samples through the circuit and compute the density at "
@@ -117,7 +120,7 @@ def _animation(g: GeneratePage, box: float, key: tuple) -> None:
         st.caption("Press **Animate the flow** to watch samples travel from the Gaussian to the model, "
                    "with the density morphing underneath.")
         return
-    st.caption(f"Samples (orange) flow from N(0, I) at t = 0 to the model at T = {trainer.flow.t_end:g}; "
+    st.caption(f"Samples (orange) flow from N(0, I) at t = 0 to the model at T = {g.circuit.t_end:g}; "
                "underneath, the density p_t morphs; the arrows are dv/dt of the slice running at that "
                f"moment. Press Play under the plot. Made at step {anim[2]}"
                + ("" if anim[0] == key else " (the model has changed since)") + ".")
@@ -125,31 +128,32 @@ def _animation(g: GeneratePage, box: float, key: tuple) -> None:
 
 
 def _field(g: GeneratePage, box: float) -> None:
-    flow = g.trainer.flow
-    n_slices = len(flow.net.slices)
+    n_slices = len(g.circuit.slices)
     k = 1
     if n_slices > 1:
         k = bound(st.select_slider, "Slice", list(range(1, n_slices + 1)), key="gen_field_slice",
                   value=g.field_slice if g.field_slice <= n_slices else 1, on_set=lambda v: setattr(g, "field_slice", int(v)))
     try:
-        fxs, fys, u, v = fa.vector_field(flow, k - 1, 21, box)
-        t0, t1 = flow.boundaries[k - 1], flow.boundaries[k]
+        (fxs, fys, u, v), (t0, t1) = g.run.call(lv.vector_field, k - 1, 21, box)
         st.plotly_chart(gv.vector_field_figure(fxs, fys, u, v, box, f"dv/dt of slice {k} (t = {t0:g} to {t1:g})",
                                                gm.density_at_t(g)), key="gen_field", width="stretch")
         st.caption("Within a slice the circuit is autonomous, so this field moves every sample while the "
                    "slice runs; the background is the model's density at T.")
-    except ERRORS as e:
+    except (*ERRORS, TimeoutError) as e:
         st.error(f"Could not evaluate the vector field: {e}")
 
 
 def flow_section(g: GeneratePage) -> None:
     st.divider()
     st.subheader("The flow")
-    if g.trainer is None:
+    if not g.run.active:
         return
-    box = _box(g.settings.task, g.settings.name)
+    if g.run.snapshot().state == "starting":  # the views below ask the worker; the page must not wait for it
+        st.caption("The flow appears here as soon as this session's training worker has started.")
+        return
+    box = gm.box(g.settings)
     col_anim, col_field = st.columns([1.6, 1], gap="medium")
     with col_anim:
-        _animation(g, box, (id(g.trainer), g.run.version))
+        _animation(g, box, g.run.version)
     with col_field:
         _field(g, box)

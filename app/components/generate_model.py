@@ -1,23 +1,25 @@
 """Generate page model: settings -> flow circuit -> trainer, the callbacks that change them, and the
 play controller's hooks. Everything lives in ``session.generate`` (a ``state.GeneratePage``); the
-numbers come from ``kirchhoff_core.generative`` and ``kirchhoff_core.flow_analysis``."""
+trainer runs in the session's worker (``live.LiveRun``), and the numbers come from
+``kirchhoff_core.live_views``, computed next to it."""
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
-import torch
+import streamlit as st
 
 from components import generate_files as files
 from kirchhoff_core import flow_analysis as fa
-from kirchhoff_core.densities import grid_points
-from kirchhoff_core.generative import CircuitFlow, GenerativeTrainer
+from kirchhoff_core import guards
+from kirchhoff_core import live_views as lv
 from kirchhoff_core.live import StepRecord
 from kirchhoff_core.solvers import SolverError
 from live import ERRORS, Player
+from settings import GenerateSettings
 from state import GeneratePage
 
 MAX_STEPS = 3000  # playing pauses here so a forgotten tab does not train forever
@@ -30,6 +32,16 @@ ANIM_RES, ANIM_FRAMES, FIELD_RES, N_FLOW_POINTS = 32, 16, 15, 500  # the flow an
 
 def metric_name(g: GeneratePage) -> str:
     return "NLL" if g.settings.task == "generate" else "KL"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _box(task: str, name: str) -> float:
+    return fa.plot_box(task, name)
+
+
+def box(s: GenerateSettings) -> float:
+    """Half the side of the square the densities are drawn on, for this target."""
+    return _box(s.task, s.name)
 
 
 def _circuit(g: GeneratePage) -> None:
@@ -55,37 +67,41 @@ def ensure_trainer(g: GeneratePage) -> None:
     """(Re)build the circuit and the trainer when a control invalidated them."""
     if g.circuit is None:
         _circuit(g)
-    if g.run.trainer is not None:
+    if g.run.active:
         return
     s = g.settings
-    g.snapshot, g.animation = None, None
-    g.run.version += 1
+    g.animation = None
+    g.evals, g.eval0, g.eval0_problem = [], None, None
     try:
-        trainer = GenerativeTrainer(CircuitFlow(g.circuit, s.solver()), s.train_config())
+        g.run.start(partial(lv.build_flow, g.circuit, s.solver(), s.train_config()),
+                    partial(lv.flow_view, resolution=GRID_RES, n_samples=N_SAMPLES, box=box(s)), SNAPSHOT_EVERY_S)
     except ERRORS as e:
         g.messages.error(f"This set-up cannot be trained: {e}")
-        g.run.playing = False
         return
-    g.run.replace(trainer)
-    g.evals, g.eval0 = [], None
-    try:
-        g.eval0 = trainer.evaluate()
-        g.evals = [(0, g.eval0)]
-        if not math.isfinite(g.eval0):
-            g.messages.error(f"The held-out {metric_name(g)} of this circuit is not finite: the flow overflows. "
-                             "Shorten the slices, use fewer of them, or pick another device kind.")
-    except ERRORS as e:
-        g.messages.error(f"Could not evaluate the held-out {metric_name(g)} of the untrained circuit: {e}")
     if g.had_steps:
         g.messages.note(f"The set-up changed, so training restarted from step 0 (it was at step {g.had_steps}).")
         g.had_steps = 0
 
 
+def take_view(g: GeneratePage, view: lv.FlowView | None) -> None:
+    """The untrained circuit's held-out score (the first point of the curve) from a step-0 drawing."""
+    if view is None or view.step != 0 or g.eval0 is not None or g.eval0_problem is not None:
+        return
+    if view.held_out_error is not None:
+        g.eval0_problem = f"Could not evaluate the held-out {metric_name(g)} of the untrained circuit: " \
+                          f"{view.held_out_error}"
+    elif view.held_out is not None:
+        g.eval0 = view.held_out
+        if not g.evals:
+            g.evals = [(0, g.eval0)]
+        if not math.isfinite(g.eval0):
+            g.eval0_problem = (f"The held-out {metric_name(g)} of this circuit is not finite: the flow overflows. "
+                               "Shorten the slices, use fewer of them, or pick another device kind.")
+
+
 def _invalidate(g: GeneratePage, circuit: bool) -> None:
     """Drop the trainer (and the circuit): the next run rebuilds them and training restarts."""
-    t = g.run.trainer
-    g.had_steps = t.steps_done if t is not None else 0
-    g.run.trainer, g.run.playing = None, False
+    g.had_steps = g.run.stop()
     if circuit:
         g.circuit, g.settings = None, replace(g.settings, pretrained=False)
 
@@ -132,15 +148,28 @@ def set_run(g: GeneratePage, attr: str, value) -> None:
 
 
 def set_lr(g: GeneratePage, value: float) -> None:
-    if _accept(g, lr=float(value)) and g.run.trainer is not None:
-        g.run.trainer.set_lr(g.settings.lr)  # no restart: the run continues at the new rate
+    if _accept(g, lr=float(value)):
+        g.run.set_lr(g.settings.lr)  # no restart: the run continues at the new rate
 
 
 def set_tol(g: GeneratePage, value: float) -> None:
     g.settings = replace(g.settings, tol=float(value))
-    if g.run.trainer is not None:
-        g.run.trainer.flow.solver = g.settings.solver()  # takes effect at the next solve, no restart
-        g.snapshot = None
+    if g.run.active:
+        try:
+            g.run.call(lv.set_solver, g.settings.solver())  # takes effect at the next solve, no restart
+        except (RuntimeError, TimeoutError) as e:
+            g.messages.error(f"Solver tolerance: {e}")
+            return
+        g.run.changed()
+
+
+def setup_advice(g: GeneratePage) -> list[guards.Advice]:
+    """The guard rails' findings that apply to a flow's set-up: a learning rate that diverges."""
+    try:
+        found = guards.check_learning_rate(g.settings.train_config())
+    except ValueError:
+        return []
+    return [found] if found is not None else []
 
 
 def use_preset(g: GeneratePage) -> None:
@@ -174,10 +203,11 @@ def player(g: GeneratePage) -> Player:
 
     def after_step() -> None:  # a single step also refreshes the held-out metric, so every Step shows its effect
         try:
-            rec = g.run.trainer.history[-1] if g.run.trainer.history else None
+            hist = g.run.history
+            rec = hist[-1] if hist else None
             if rec is not None and rec.test_loss is None:
-                g.evals.append((rec.step, g.run.trainer.evaluate()))
-        except ERRORS as e:
+                g.evals.append((rec.step, g.run.call(lv.evaluate)))
+        except (*ERRORS, TimeoutError) as e:
             g.messages.error(f"Could not evaluate the held-out {metric_name(g)}: {e}")
 
     def after_reset() -> None:
@@ -190,44 +220,20 @@ def player(g: GeneratePage) -> Player:
 
 # --- what the page draws from the model ---------------------------------------------------------------------
 
-def snapshot(g: GeneratePage, box: float, force: bool):
-    """Model log-density on the grid and model samples, cached per model version; while playing it
-    is refreshed at most every SNAPSHOT_EVERY_S (unless ``force``)."""
-    trainer = g.run.trainer
-    key = (id(trainer), g.run.version)
-    cached = g.snapshot
-    if cached is None or not (cached[0] == key or (not force and time.perf_counter() - g.snapshot_at
-                                                   < SNAPSHOT_EVERY_S)):
-        flow = trainer.flow
-        try:
-            xs, ys, logp = fa.log_density_grid(flow, GRID_RES, box)
-            with torch.no_grad():
-                samples = flow.sample(N_SAMPLES, seed=0).double().cpu().numpy()
-            result = (xs, ys, logp, samples, trainer.steps_done)
-        except ERRORS as e:  # remembered too, so a failing model is not re-solved on every rerun
-            result = e
-        cached = g.snapshot = (key, result)
-        g.snapshot_at = time.perf_counter()
-    if isinstance(cached[1], Exception):
-        raise cached[1]
-    return cached[1]
+def animation_data(g: GeneratePage, box: float) -> dict:
+    """The flow animation's data for the current model (a few seconds: one solve per frame, in the worker)."""
+    return g.run.call(lv.flow_animation, box, ANIM_RES, ANIM_FRAMES, N_FLOW_POINTS, FIELD_RES)
 
 
-def animation_data(trainer: GenerativeTrainer, box: float) -> dict:
-    """The flow animation's data for the current model (a few seconds: one solve per frame)."""
-    flow = trainer.flow
-    ts = fa.frame_times(flow, ANIM_FRAMES)
-    slices = [fa.slice_at(flow, t) for t in ts]
-    xs, ys, _ = grid_points(ANIM_RES, box)
-    return {"xs": xs, "ys": ys, "times": ts, "log_density": fa.density_frames(flow, ts, ANIM_RES, box),
-            "points": fa.flow_frames(flow, ts, N_FLOW_POINTS, seed=0)[0], "box": box, "slice_of_frame": slices,
-            "fields": {i: fa.vector_field(flow, i, FIELD_RES, box) for i in sorted(set(slices))}}
+def view(g: GeneratePage) -> lv.FlowView | None:
+    """The run's latest drawing."""
+    drawing = g.run.snapshot().drawing if g.run.active else None
+    return drawing if isinstance(drawing, lv.FlowView) else None
 
 
 def density_at_t(g: GeneratePage) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The last snapshot's model density (for the vector field's background), if there is one."""
-    snap = g.snapshot
-    if snap is None or isinstance(snap[1], Exception):
+    """The latest drawing's model density (for the vector field's background), if there is one."""
+    v = view(g)
+    if v is None or v.logp is None:
         return None
-    xs, ys, logp = snap[1][:3]
-    return xs, ys, np.exp(np.clip(logp, -700, 700))
+    return v.xs, v.ys, np.exp(np.clip(v.logp, -700, 700))

@@ -19,8 +19,8 @@ REFRESH_S = 2.0  # while playing, the view follows the current run this often
 
 
 def _runs(session: Session) -> list[Run]:
-    page, trainer = session.train, session.trainer
-    current = page.runs.preview(page.run_settings, trainer.history) if trainer is not None else None
+    page = session.train
+    current = page.runs.preview(page.run_settings, page.run.history) if page.run.active else None
     return [*page.runs.runs, *([current] if current is not None else [])]
 
 

@@ -10,6 +10,7 @@ from functools import partial
 import streamlit as st
 
 import state
+from components import guard_rails
 from kirchhoff_core import editing
 from kirchhoff_core.devices import KINDS, display_name
 from kirchhoff_core.generators import generate
@@ -19,6 +20,8 @@ from kirchhoff_core.train import OPTIMIZERS
 from state import Session, bound
 
 DEFAULT_KIND = "ShiftTanh2"
+T_RANGE = (0.01, 1000.0)  # read-out time
+LR_RANGE = (1e-5, 10.0)
 TOLS = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5, 1e-6)
 
 
@@ -42,10 +45,9 @@ def setter(session: Session, attr: str):
     return lambda value: _validated(session, attr, value)
 
 
-def _set_lr(session: Session, value: float) -> None:
+def set_lr(session: Session, value: float) -> None:
     _validated(session, "lr", float(value))
-    if session.trainer is not None:
-        session.trainer.set_lr(session.config.lr)  # no reset: the run continues at the new rate
+    session.train.run.set_lr(session.config.lr)  # no reset: the run continues at the new rate
 
 
 def _remember(session: Session, **params) -> None:
@@ -116,19 +118,28 @@ def hyperparameters(session: Session) -> None:
     config, c = session.config, session.circuit
     kinds = set(k for s in c.slices for k in s.kind.tolist())
     kind_now = next(iter(kinds)) if len(kinds) == 1 else config.generator_params.get("kind", DEFAULT_KIND)
-    hp = st.columns(6)
-    bound(hp[0].number_input, "Read-out time T", 0.01, 1000.0, step=0.25, key="train_T", value=float(c.t_end),
-          on_set=partial(_set_t_end, session), format="%g", help="Total duration of the slices; scales each slice")
+    hp, msgs = st.columns(6), session.train.messages
+    guard_rails.number(hp[0], "Read-out time T", T_RANGE[0], T_RANGE[1], step=0.25, key="train_T",
+                       value=float(c.t_end), on_set=partial(_set_t_end, session), messages=msgs, format="%g",
+                       help="Total duration of the slices; scales each slice")
     bound(hp[1].selectbox, "Device kind", list(KINDS), key="train_kind", value=kind_now, on_set=partial(_set_kind, session),
           format_func=display_name, help="Regenerates the circuit from its generator with this I-V family")
-    bound(hp[2].number_input, "Learning rate", 1e-5, 10.0, step=0.005, key="train_lr", value=float(config.lr),
-          on_set=partial(_set_lr, session), format="%g", help="Takes effect at once, without a reset")
+    guard_rails.number(hp[2], "Learning rate", LR_RANGE[0], LR_RANGE[1], step=0.005, key="train_lr",
+                       value=float(config.lr), on_set=partial(set_lr, session), messages=msgs, format="%g",
+                       help="Takes effect at once, without a reset")
     bound(hp[3].selectbox, "Optimizer", list(OPTIMIZERS), key="train_opt", value=config.optimizer,
           on_set=setter(session, "optimizer"))
-    bound(hp[4].number_input, "Batch size", 0, 100_000, step=8, key="train_bs", value=int(config.batch_size),
-          on_set=setter(session, "batch_size"), help="0 = full batch")
-    bound(hp[5].number_input, "Weight decay", 0.0, 10.0, step=1e-4, key="train_wd", value=float(config.weight_decay),
-          on_set=setter(session, "weight_decay"), format="%g")
+    guard_rails.number(hp[4], "Batch size", 0, 100_000, step=8, key="train_bs", value=int(config.batch_size),
+                       on_set=setter(session, "batch_size"), messages=msgs, help="0 = full batch")
+    guard_rails.number(hp[5], "Weight decay", 0.0, 10.0, step=1e-4, key="train_wd", value=float(config.weight_decay),
+                       on_set=setter(session, "weight_decay"), messages=msgs, format="%g")
+
+
+def setup_check(session: Session) -> None:
+    """The guard rails' findings on the set-up (before and while training), each with its fix."""
+    guard_rails.advice(state.setup_advice(session), {
+        "read_out_time": partial(_set_t_end, session), "lr": partial(set_lr, session),
+        "batch_size": lambda v: _validated(session, "batch_size", int(v))}, "train_guard")
 
 
 def solver(session: Session) -> None:

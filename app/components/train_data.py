@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import state
-from components import train_controls, train_io
+from components import guard_rails, train_controls, train_io
 from kirchhoff_core import analysis
 from kirchhoff_core.datasets import DATASETS, load_points_csv
 from state import CUSTOM, Session, bound
@@ -60,8 +60,8 @@ def _dataset_settings(session: Session) -> None:
         noise = spec.default_noise if config.noise is None else config.noise
         bound(st.slider, "Noise", 0.0, max(0.5, 3 * spec.default_noise, float(noise)), key="train_noise",
               value=float(noise), on_set=lambda v: _set_noise(session, v), step=0.01)
-        bound(st.number_input, "Samples", 10, spec.max_samples, step=50, key="train_n", value=int(config.n_samples),
-              on_set=train_controls.setter(session, "n_samples"))
+        guard_rails.number(st, "Samples", 10, spec.max_samples, step=50, key="train_n", value=int(config.n_samples),
+                           on_set=train_controls.setter(session, "n_samples"), messages=session.train.messages)
     bound(st.slider, "Test fraction", 0.05, 0.9, step=0.05, key="train_test", value=float(config.test_fraction),
           on_set=train_controls.setter(session, "test_fraction"))
     bound(st.number_input, "Seed", 0, 2**32 - 1, key="train_seed", value=int(config.seed), on_set=train_controls.setter(session, "seed"))

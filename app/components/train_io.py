@@ -9,6 +9,7 @@ import streamlit as st
 import state
 from components.common import share_link
 from kirchhoff_core import io as kio
+from kirchhoff_core.live_views import export
 from state import Session
 
 
@@ -23,12 +24,17 @@ def new_upload(session: Session, label: str, types: list[str], key: str):
 
 def model_json(session: Session) -> str:
     """The download: the circuit with the current (trained) parameters plus the run's settings and history."""
-    t = session.trainer
-    circuit = t.model.to_circuit() if t is not None else session.circuit
     c = session.config
     dataset = {"name": c.dataset, "n_samples": c.n_samples, "noise": c.noise, "test_fraction": c.test_fraction,
                "seed": c.seed}
-    record = kio.TrainingRecord.of(t, dataset=dataset, extra={"settings": asdict(c)})
+    fields = dict(dataset=dataset, extra={"settings": asdict(c)})
+    run = session.train.run
+    circuit, record = state.current_circuit(session)[0], kio.TrainingRecord(**fields)
+    if run.active:
+        try:
+            circuit, record = run.call(export, fields)
+        except (RuntimeError, TimeoutError):
+            pass  # its worker has gone: the last circuit it published, without the record
     return kio.dumps_circuit(circuit, training=record)
 
 

@@ -1,20 +1,23 @@
 """Train page, live part: metrics, the decision boundary (or regression fit), every node's voltage
-at T, the curves and the solver's health, redrawn by the play controller's fragment every tick."""
+at T, the curves and the solver's health, drawn from the run's latest snapshot (its numbers were
+computed next to the trainer, in its worker) by the play controller's fragment every tick."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import streamlit as st
 
+from components import guard_rails, train_controls
 from kirchhoff_core import analysis
 from kirchhoff_core.circuit import node_role
-from kirchhoff_core.solvers import SolverError
-from kirchhoff_core.train import Trainer
+from kirchhoff_core.datasets import Dataset
+from kirchhoff_core.live_views import SupervisedView
+from kirchhoff_core.workers import Snapshot
 from state import CUSTOM, Session
 from views import train_views as tv
 from views.format import metric_label, metric_text
-
-GRID_RES = 40  # decision-boundary and node-thumbnail resolution
 
 
 def _roles(c) -> list[str]:
@@ -28,34 +31,13 @@ def _roles(c) -> list[str]:
     return out
 
 
-def _snapshot(session: Session, trainer: Trainer):
-    """Predictions and node voltages over the input plane (or line), cached per model version."""
-    key = (id(trainer), trainer.epoch, session.train.run.version)
-    cached = session.train.snapshot
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    data = trainer.data
-    if data.n_features == 2:
-        grid = analysis.input_grid(data, GRID_RES)
-        pred, volts = analysis.snapshot_grid(trainer.model, grid, data.task)
-        result = ("plane", grid.xs, grid.ys, pred, volts)
-    elif data.n_features == 1:
-        xs = analysis.input_line(data, 200)
-        pred, volts = analysis.snapshot(trainer.model, xs, data.task)
-        result = ("line", xs, None, pred, volts)
-    else:
-        result = None
-    session.train.snapshot = (key, result)
-    return result
-
-
-def _metrics(trainer: Trainer) -> None:
-    hist = trainer.history
+def _metrics(snap: Snapshot, data: Dataset) -> None:
+    hist = snap.history
     last = hist[-1] if hist else None
     prev = hist[-2] if len(hist) > 1 else None
     m = st.columns(4)
-    m[0].metric("Epoch", trainer.epoch)
-    name = f"Test {metric_label('accuracy' if trainer.data.task == 'classification' else 'r2')}"
+    m[0].metric("Epoch", snap.steps_done)
+    name = f"Test {metric_label('accuracy' if data.task == 'classification' else 'r2')}"
     if last is None:
         for col, label in zip(m[1:], ("Train loss", "Test loss", name)):
             col.metric(label, "—")
@@ -69,28 +51,26 @@ def _metrics(trainer: Trainer) -> None:
                    "or press Reset.")
 
 
-def _output_chart(trainer: Trainer, snap, show_test: bool, discretise: bool) -> None:
-    data = trainer.data
-    if snap is None and data.n_features > 2:
+def _output_chart(data: Dataset, view: SupervisedView | None, show_test: bool, discretise: bool) -> None:
+    if data.n_features > 2:
         st.caption(f"The inputs have {data.n_features} dimensions, so there is no input plane to draw; "
                    "watch the curves.")
         return
-    if snap is None:
+    if view is None or view.kind is None:
         return
-    kind, xs, ys, pred, _ = snap
     x_te, y_te = (data.x_test, data.y_test) if show_test else (None, None)
-    title = f"epoch {trainer.epoch}"
-    if kind == "plane" and data.task == "classification":
+    xs, ys, pred, title = view.xs, view.ys, view.pred, f"epoch {view.step}"
+    if view.kind == "plane" and data.task == "classification":
         fig = tv.boundary_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, discretise, title)
-    elif kind == "plane":
+    elif view.kind == "plane":
         fig = tv.regression_surface_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, title)
     else:
         fig = tv.regression_curve_figure(xs, pred, data.x_train, data.y_train, x_te, y_te, title)
     st.plotly_chart(fig, key="train_output_chart", width="stretch")
 
 
-def _health(trainer: Trainer, steps: int) -> None:
-    health = analysis.solver_health(trainer.history[-1], steps, trainer.model.solver.max_nfe)
+def _health(last, steps: int, cap: int) -> None:
+    health = analysis.solver_health(last, steps, cap)
     h = st.columns(4)
     h[0].metric("NFE/step forward", f"{health.nfe_forward_per_step:.0f}")
     h[1].metric("NFE/step backward", f"{health.nfe_backward_per_step:.0f}",
@@ -101,38 +81,37 @@ def _health(trainer: Trainer, steps: int) -> None:
         st.warning("Solver health: " + health.warning)
 
 
-def draw(session: Session) -> None:
-    trainer = session.trainer
-    if trainer is None:
+def draw(session: Session, snap: Snapshot) -> None:
+    data = session.data
+    if not session.train.run.active or data is None:
         if session.data is None and session.config.dataset == CUSTOM:
             st.info("Draw or upload your own points below (at least 10, two or more classes).")
         return
-    data, hist = trainer.data, trainer.history
-    _metrics(trainer)
+    hist = snap.history
+    _metrics(snap, data)
     opts = st.columns(2)
     show_test = opts[0].toggle("Show test points", value=True, key="train_show_test")
     discretise = opts[1].toggle("Discretise output", value=False, key="train_discretise",
                                 disabled=data.task != "classification")
-    try:
-        snap = _snapshot(session, trainer)
-    except (SolverError, ValueError, RuntimeError) as e:
-        st.error(f"Could not evaluate the circuit over the input plane: {e}")
-        snap = None
-    steps = analysis.steps_per_epoch(len(data.x_train), trainer.config.batch_size)
+    view = snap.drawing if isinstance(snap.drawing, SupervisedView) else None
+    problem = view.error if view is not None else (str(snap.drawing) if isinstance(snap.drawing, Exception) else None)
+    if problem:
+        st.error(f"Could not evaluate the circuit over the input plane: {problem}")
+    steps = analysis.steps_per_epoch(len(data.x_train), session.config.batch_size)
     left, right = st.columns([1.1, 1])
     with left:
-        _output_chart(trainer, snap, show_test, discretise)
+        _output_chart(data, view, show_test, discretise)
     with right:
         if hist:
             st.plotly_chart(tv.curves_figure(analysis.history_series(hist, steps), hist[-1].metric),
                             key="train_curves", width="stretch")
+            guard_rails.loss_hint(hist, partial(train_controls.set_lr, session), "train_loss_hint", "epoch")
         else:
             st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
-    if snap is not None:
-        kind, xs, ys, _, volts = snap
-        roles = _roles(trainer.model.circuit)
+    if view is not None and view.kind is not None:
+        roles = _roles(view.circuit)
         own = False
-        if kind == "plane":
+        if view.kind == "plane":
             cap, own_col = st.columns([3, 1], vertical_alignment="center")
             own = own_col.toggle("Scale each node on its own", value=False, key="train_node_scale",
                                  help="Off: one colour scale for all nodes (compare sizes). On: each node's map "
@@ -141,8 +120,8 @@ def draw(session: Session) -> None:
                         + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
         else:
             st.caption("Every node's voltage at T against the input")
-        nfig = tv.node_thumbnails_figure(xs, ys, volts, roles, shared=not own) if kind == "plane" else \
-            tv.node_curves_figure(xs, volts, roles)
+        nfig = tv.node_thumbnails_figure(view.xs, view.ys, view.volts, roles, shared=not own) \
+            if view.kind == "plane" else tv.node_curves_figure(view.xs, view.volts, roles)
         st.plotly_chart(nfig, key="train_nodes_chart", width="stretch")
     if hist:
-        _health(trainer, steps)
+        _health(hist[-1], steps, session.config.solver_config().max_nfe)

@@ -61,3 +61,16 @@ def test_loss_jump_after_a_learning_rate_change():
     assert guards.loss_jump(jump + [_rec(i, 3.0, 2.0) for i in range(5, 10)]) is None  # old news
     assert guards.loss_jump([_rec(1, 0.9, 0.01), _rec(2, 3.0, 0.01)]) is None  # no change to blame
     assert "infinite" in guards.loss_jump(calm[:2] + [_rec(3, float("inf"), 2.0)]).message
+
+
+@pytest.mark.parametrize("value, fragment", [(-5.0, "-5 is outside the valid range 1e-05 to 10"),
+                                             (99_999_999.0, "99,999,999 is outside the valid range 1e-05 to 10"),
+                                             (None, "enter a number from 1e-05 to 10"),
+                                             (float("nan"), "enter a number from 1e-05 to 10")])
+def test_out_of_range_says_the_valid_range(value, fragment):
+    assert guards.out_of_range("Learning rate", value, 1e-5, 10.0) == f"Learning rate: {fragment}"
+
+
+def test_in_range_is_accepted():
+    assert guards.out_of_range("Learning rate", 1e-5, 1e-5, 10.0) is None
+    assert guards.out_of_range("Learning rate", 10.0, 1e-5, 10.0) is None

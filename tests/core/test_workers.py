@@ -6,6 +6,7 @@ import functools
 import gc
 import os
 import signal
+import time
 
 import pytest
 
@@ -107,6 +108,8 @@ def test_a_build_failure_is_reported(pool):
     assert "could not start training: no such dataset" in snap.error
     with pytest.raises(RuntimeError, match="no such dataset"):
         w.call(steps_done)
+    w.play()
+    assert "no such dataset" in w.wait_for(lambda s: s.acked == 1).error  # commands are answered, not lost
 
 
 def test_a_killed_worker_is_reported_and_frees_its_slot(pool):
@@ -130,3 +133,54 @@ def test_dropping_the_handle_stops_the_worker(pool):
     gc.collect()
     proc.join(timeout=10)
     assert not proc.is_alive() and pool.workers == 0
+
+
+def test_play_until_acks_and_redraw(pool):
+    w = pool.open(build_moons, draw=steps_done)
+    w.wait_for(lambda s: s.state == "idle")
+    w.play(until=2)
+    assert w.sent == 1
+    snap = w.wait_for(lambda s: s.acked == 1 and s.state == "idle" and not s.playing)
+    assert snap.steps_done == 2 and w.settled  # playing stopped itself at the limit
+    w.play(until=2)  # at the limit already: one more step, then it stops again
+    snap = w.wait_for(lambda s: s.acked == 2 and s.state == "idle")
+    assert snap.steps_done == 3 and snap.drawing == 3
+    w.call(reset_without_command)
+    w.redraw()
+    assert w.wait_for(lambda s: s.acked == 3).drawing == 0  # a fresh drawing after the call changed the trainer
+
+
+def reset_without_command(trainer: Trainer) -> None:
+    trainer.reset()
+
+
+def test_an_unwatched_worker_pauses():
+    pool = WorkerPool(slots=1, quantum_s=60, unwatched_s=0.5)
+    try:
+        w = pool.open(build_moons)
+        w.wait_for(lambda s: s.state == "idle")
+        w.play()
+        w.wait_for(lambda s: s.playing and s.steps_done >= 1)
+        entry = pool._entries[w.id]
+        deadline = time.monotonic() + 30
+        while entry.snapshot.playing and time.monotonic() < deadline:  # nobody reads the snapshot
+            time.sleep(0.1)
+        assert not entry.snapshot.playing and pool.counts()["training"] == 0
+        assert w.snapshot.error is None and w.settled  # paused, not failed: a page resumes it with play()
+    finally:
+        pool.shutdown()
+
+
+def test_a_worker_whose_session_has_gone_is_closed():
+    pool = WorkerPool(slots=1, release_s=0.5)
+    owner = {"alive": True}
+    try:
+        w = pool.open(build_moons, owner_alive=lambda: owner["alive"])
+        w.wait_for(lambda s: s.state == "idle")
+        time.sleep(1.5)
+        assert pool.counts() == {"slots": 1, "workers": 1, "training": 0, "waiting": 0}
+        owner["alive"] = False
+        snap = w.wait_for(lambda s: s.state == "stopped", timeout_s=30)
+        assert "released while this page was disconnected" in snap.error and pool.workers == 0 and not w.alive
+    finally:
+        pool.shutdown()
