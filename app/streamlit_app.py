@@ -14,6 +14,8 @@ import torch
 import classroom
 from state import get_session
 
+from kirchhoff_core.solvers import SolverConfig, work_budget
+
 # Playground circuits are small, so every solve is a chain of tiny matrix products: extra intra-op
 # threads only fight each other and other sessions' training. On a busy 2-core machine one thread
 # trained the moons preset at ~0.35 s per epoch and two threads at 2-11 s. KIRCHHOFF_TORCH_THREADS
@@ -44,4 +46,7 @@ status = classroom.status()
 if status:
     st.sidebar.caption(status, help="This server's training workers: each browser session trains in its own "
                        "process, at most this many at once; the others wait in line and take turns.")
-current.run()
+# Every solve of one run of the page (a page action) shares one work budget: many fast solves cannot
+# add up to a frozen page any more than one slow solve can (SolverConfig.max_total_nfe / max_total_s).
+with work_budget(SolverConfig(), "this page action"):
+    current.run()
