@@ -35,3 +35,12 @@ def run(cmd: list[str], cwd: pathlib.Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+
+
+def run_in_process(capsys, *argv) -> tuple[int, str, str]:
+    """``kirchhoff ARGV`` in this process: (exit code, stdout, stderr)."""
+    from kirchhoff_core.cli import main
+
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err

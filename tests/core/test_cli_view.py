@@ -9,29 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from kirchhoff_core.cli import main
+from cli_driver import run_in_process as run
 from kirchhoff_core.cli_common import SIMULATE_RTOL
-from kirchhoff_core.generators import generate
-from kirchhoff_core.io import save_circuit
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.netview import ROLE_COLOURS
 from kirchhoff_core.solvers import SolverConfig
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/core/conftest.py (so is circuit_file)
 
 
-@pytest.fixture(scope="module")
-def circuit_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cli_view") / "c.json"
-    circuit = generate("fully_connected", num_nodes=5, n_inputs=2, n_outputs=2, num_slices=2, seed=4)
-    save_circuit(circuit, path)
-    return path, circuit
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def nodes(html: str) -> dict[int, dict]:
