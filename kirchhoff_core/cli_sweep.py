@@ -213,6 +213,8 @@ def _run(spec: SweepSpec, folder: pathlib.Path, args: argparse.Namespace) -> Non
         print(f"note: {note}", file=sys.stderr)
     bar, update = _progress_bar(spec.n_trials, args.quiet)
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    if _main_thread():  # a driver started from a shell's background job inherits SIGINT ignored: Ctrl-C must stop it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.serial:
             sweep = run_serial(spec, folder, progress=update)
