@@ -125,19 +125,22 @@ class DenseRate:
         self.width = width
         self.devices = sum(t.W.shape[1] for t in self.terms)
         self._workspace: dict[int, Tensor] = {}
+        with torch.no_grad():  # the gain folded into contiguous copies: addmm's fast path (a strided b costs 3x)
+            self._folded = [(t.W * t.act.gain if t.act.gain != 1.0 else t.W.detach(),
+                             None if t.b is None else (t.b * t.act.gain).contiguous()) for t in self.terms]
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
         flat = v if v.dim() == 2 else v.reshape(-1, self.width)
         inplace = not torch.is_grad_enabled()
         out, saved = None, []
-        for term in self.terms:
+        for term, (wg, bg) in zip(self.terms, self._folded):
             g = term.act.gain
-            if term.b is not None:
-                u = torch.addmm(term.b, flat, term.W, beta=g, alpha=g)
+            if inplace:
+                u = flat @ wg if bg is None else torch.addmm(bg, flat, wg)
+                z = term.act.core_(u)
             else:
-                u = flat @ term.W
-                u = u if g == 1.0 else u.mul_(g) if inplace else u * g
-            z = term.act.core_(u) if inplace else term.act.core(u)
+                u = torch.addmm(term.b, flat, term.W, beta=g, alpha=g) if term.b is not None else flat @ term.W * g
+                z = term.act.core(u)
             part = F.linear(z, term.Mqt, term.bias)
             out = part if out is None else out + part
             saved.append(z if keep else None)
@@ -148,30 +151,41 @@ class DenseRate:
     def coefficients(self) -> list[Tensor | None]:
         return [x for t in self.terms for x in (t.W, t.b, t.s)]
 
-    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None,
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, stage: int | None = None,
             out: Tensor | None = None) -> Tensor:
         """The adjoint of v from that of the rate, g (into ``out`` when given); parameter gradients
-        go into ``grads``, or, when ``pending`` is given, (v, du) pairs wait there for one
-        ``flush`` per step (one product for all six stages instead of six)."""
+        go into ``grads``, or, with ``stage`` (0..5 of the step at hand), wait in a workspace for
+        one ``flush`` per step: one product for all six stages instead of six, and the adjoints of
+        the activations written where that product reads them."""
         dv = None
+        g2, v2 = g.reshape(-1, self.width), v.reshape(-1, self.width)
         for j, (term, z) in enumerate(zip(self.terms, saved)):
+            slot = None if stage is None else self._slot(j, stage, v2)
             if _needs(term.s):
-                dz = _current_vjp(term.act, term.s, F.linear(g, term.M), z, 0, grads, 3 * j + 2)
+                dz = _current_vjp(term.act, term.s, torch.mm(g2, term.M.t(), out=slot), z, 0, grads, 3 * j + 2)
             else:
-                dz = F.linear(g, term.Mq)
+                dz = torch.mm(g2, term.Mqt, out=slot)
             du = term.act.vjp(dz, z)
-            if pending is not None:
-                pending.append((j, v, du))
-            else:
-                self._param_grads(j, v, du, grads)
+            if slot is None:
+                self._param_grads(j, v2, du, grads)
             gain = term.act.gain
             if out is not None and len(self.terms) == 1:
-                return torch.addmm(out, du, term.W.t(), beta=0.0, alpha=gain, out=out)
+                return torch.addmm(out, du, term.W.t(), beta=0.0, alpha=gain, out=out.view(du.shape[0], -1))
             part = F.linear(du, term.W)
             part = part if gain == 1.0 else part.mul_(gain)
             dv = part if dv is None else dv.add_(part)
-        dv = torch.zeros_like(g) if dv is None else dv
-        return dv if out is None else out.copy_(dv)
+        dv = torch.zeros_like(g2) if dv is None else dv
+        return dv.view(g.shape) if out is None else out.copy_(dv.view(out.shape))
+
+    def _slot(self, j: int, stage: int, v: Tensor) -> Tensor:
+        """Rows ``stage`` of term j's step workspace of activation adjoints (kept between steps:
+        fresh allocations this size cost page faults every time)."""
+        n = v.shape[0]
+        ws = self._workspace.get(j)
+        if ws is None or ws[0].shape[0] != 6 * n:
+            full = v.new_empty(6 * n, self.terms[j].W.shape[1])
+            ws = self._workspace[j] = (full, [full[i * n: (i + 1) * n] for i in range(6)])
+        return ws[1][stage]
 
     def _param_grads(self, j: int, v: Tensor, du: Tensor, grads: list) -> None:
         """du is the adjoint of u' = gain (v W + b)."""
@@ -186,19 +200,12 @@ class DenseRate:
             else:
                 grads[3 * j].addmm_(v.t(), du, alpha=gain)
 
-    def flush(self, pending: list, grads: list) -> None:
-        """The parameter gradients of the pending stages: stacked (into a buffer kept for the next
-        step: fresh allocations this size cost page faults every time) and multiplied once."""
-        for j in range(len(self.terms)):
-            items = [(v, du) for i, v, du in pending if i == j]
-            if not items:
-                continue
-            rows = sum(len(du) for _, du in items)
-            ws = self._workspace.get(j)
-            if ws is None or ws.shape[0] != rows:
-                ws = self._workspace[j] = items[0][1].new_empty(rows, items[0][1].shape[1])
-            self._param_grads(j, torch.cat([v for v, _ in items]), torch.cat([du for _, du in items], out=ws), grads)
-        pending.clear()
+    def flush(self, grads: list, stages: list[Tensor]) -> None:
+        """The parameter gradients of the step's six stages (inputs ``stages``), from the workspaces
+        ``vjp`` filled."""
+        v = torch.cat([y.reshape(-1, self.width) for y in stages])
+        for j, (du, _) in self._workspace.items():
+            self._param_grads(j, v, du, grads)
 
 
 @dataclass
@@ -265,7 +272,7 @@ class EdgeRate:
     def coefficients(self) -> list[Tensor | None]:
         return [x for t in self.terms for x in (t.alpha, t.beta, t.w, t.b, t.s)]
 
-    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, pending: list | None = None,
+    def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, stage: int | None = None,
             out: Tensor | None = None) -> Tensor:
         """As ``DenseRate.vjp``; big tensors here, so the parameter gradients are taken at once."""
         gc = F.pad(g * self.inv_c, (0, 0, 1, 0))
@@ -290,8 +297,8 @@ class EdgeRate:
         dv = torch.zeros_like(g) if dv is None else dv
         return dv if out is None else out.copy_(dv)
 
-    def flush(self, pending: list, grads: list) -> None:
-        pending.clear()
+    def flush(self, grads: list, stages: list[Tensor]) -> None:
+        pass
 
 
 Rate = DenseRate | EdgeRate
@@ -409,7 +416,6 @@ class _Run:
         shape = lam.shape if isinstance(self.rate, EdgeRate) else lam.reshape(-1, self.rate.width).shape
         views = ([a_cols[i: i + 1, i + 1:] for i in range(5)], [dys[i + 1:] for i in range(5)],
                  [row.view(shape) for row in dys], lam.new_ones(1, 6), dys)
-        pending: list = []
         for n in range(len(self.steps) - 1, -1, -1):
             step = self.steps[n]
             extra_k, extra_y = [None] * 7, None
@@ -429,7 +435,7 @@ class _Run:
                 kept = nxt.saved[0] if nxt is not None and nxt.saved is not None else None
                 lam = lam + self._rate_vjp(step.y1, kept, extra_k[6], grads)
             stages, saved = (step.stages, step.saved) if step.stages is not None else self._stages(step.y, step.h)
-            lam = self._step_adjoint(lam, step.h, stages, saved, grads, pending, extra_k, views)
+            lam = self._step_adjoint(lam, step.h, stages, saved, grads, extra_k, views)
             if extra_y is not None:
                 lam.add_(extra_y)
         for j in self.at_start:
@@ -440,8 +446,8 @@ class _Run:
                 out.append(None if not c.requires_grad else torch.zeros_like(c) if g is None else g.reshape(c.shape))
         return lam, out
 
-    def _step_adjoint(self, lam: Tensor, h: float, stages: list, saved: list, grads: list, pending: list,
-                      extra_k: list, views: tuple) -> Tensor:
+    def _step_adjoint(self, lam: Tensor, h: float, stages: list, saved: list, grads: list, extra_k: list,
+                      views: tuple) -> Tensor:
         """The adjoint of a step's start from that of its end, lam: stage by stage backwards, dk_i =
         h b_i lam + h sum_{m > i} A[m][i] dY_m, dY_i = vjp(dk_i); dy = lam + sum_i dY_i."""
         a_rows, tails, rows, ones, dys = views
@@ -454,8 +460,8 @@ class _Run:
             dk = dk.view(lam.shape)
             if extra_k[i] is not None:
                 dk = dk + extra_k[i]
-            self.rate.vjp(stages[i], saved[i], dk, grads, pending, out=rows[i])
-        self.rate.flush(pending, grads)
+            self.rate.vjp(stages[i], saved[i], dk, grads, i, out=rows[i])
+        self.rate.flush(grads, stages)
         return torch.addmm(lam_flat, ones, dys).view(lam.shape)
 
 
@@ -486,14 +492,15 @@ class _LeanSolve(torch.autograd.Function):
     @staticmethod
     def forward(ctx, run: _Run, y0: Tensor, *coefs: Tensor) -> Tensor:
         ctx.run = run
-        with _threads(y0, run.rate):
-            return run.forward(y0, record=True)
+        with _threads(y0, run.rate), torch.inference_mode():
+            out = run.forward(y0, record=True)
+        return out.clone()  # an ordinary tensor again: autograd's output
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        with _threads(grad_out, ctx.run.rate):
+        with _threads(grad_out, ctx.run.rate), torch.inference_mode():
             dy0, dcoefs = ctx.run.backward(grad_out)
-        return (None, dy0, *dcoefs)
+        return (None, dy0.clone(), *(None if g is None else g.clone() for g in dcoefs))
 
 
 def solve(rate: Rate, y0: Tensor, times: Sequence[float], rtol: float, atol: float,
