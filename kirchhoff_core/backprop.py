@@ -124,26 +124,29 @@ class DenseRate:
         self.terms = list(terms)
         self.width = width
         self.devices = sum(t.W.shape[1] for t in self.terms)
-        self._workspace: dict[int, Tensor] = {}
+        self._workspace: dict[int, tuple[Tensor, list[Tensor]]] = {}
         with torch.no_grad():  # the gain folded into contiguous copies: addmm's fast path (a strided b costs 3x)
-            self._folded = [(t.W * t.act.gain if t.act.gain != 1.0 else t.W.detach(),
-                             None if t.b is None else (t.b * t.act.gain).contiguous()) for t in self.terms]
+            self._plain = [(t.W * t.act.gain if t.act.gain != 1.0 else t.W.detach(),
+                            None if t.b is None else (t.b * t.act.gain).contiguous(), t.act.core_, t.Mqt, t.bias)
+                           for t in self.terms]
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
         flat = v if v.dim() == 2 else v.reshape(-1, self.width)
-        inplace = not torch.is_grad_enabled()
         out, saved = None, []
-        for term, (wg, bg) in zip(self.terms, self._folded):
-            g = term.act.gain
-            if inplace:
-                u = flat @ wg if bg is None else torch.addmm(bg, flat, wg)
-                z = term.act.core_(u)
-            else:
+        if torch.is_grad_enabled():  # the model's differentiable rate
+            for term in self.terms:
+                g = term.act.gain
                 u = torch.addmm(term.b, flat, term.W, beta=g, alpha=g) if term.b is not None else flat @ term.W * g
                 z = term.act.core(u)
-            part = F.linear(z, term.Mqt, term.bias)
-            out = part if out is None else out + part
-            saved.append(z if keep else None)
+                part = F.linear(z, term.Mqt, term.bias)
+                out = part if out is None else out + part
+                saved.append(z if keep else None)
+        else:  # the solver's: in place, on the folded copies
+            for wg, bg, core_, mqt, bias in self._plain:
+                z = core_(flat @ wg if bg is None else torch.addmm(bg, flat, wg))
+                part = F.linear(z, mqt, bias)
+                out = part if out is None else out.add_(part)
+                saved.append(z if keep else None)
         if out is None:  # a slice without devices: every node holds its voltage
             out = torch.zeros_like(flat)
         return (out if v.dim() == 2 else out.reshape(v.shape)), saved
@@ -158,16 +161,16 @@ class DenseRate:
         one ``flush`` per step: one product for all six stages instead of six, and the adjoints of
         the activations written where that product reads them."""
         dv = None
-        g2, v2 = g.reshape(-1, self.width), v.reshape(-1, self.width)
+        g2 = g if g.dim() == 2 else g.reshape(-1, self.width)
         for j, (term, z) in enumerate(zip(self.terms, saved)):
-            slot = None if stage is None else self._slot(j, stage, v2)
+            slot = None if stage is None else self._slot(j, stage, g2.shape[0])
             if _needs(term.s):
                 dz = _current_vjp(term.act, term.s, torch.mm(g2, term.M.t(), out=slot), z, 0, grads, 3 * j + 2)
             else:
                 dz = torch.mm(g2, term.Mqt, out=slot)
             du = term.act.vjp(dz, z)
             if slot is None:
-                self._param_grads(j, v2, du, grads)
+                self._param_grads(j, v if v.dim() == 2 else v.reshape(-1, self.width), du, grads)
             gain = term.act.gain
             if out is not None and len(self.terms) == 1:
                 return torch.addmm(out, du, term.W.t(), beta=0.0, alpha=gain, out=out.view(du.shape[0], -1))
@@ -177,13 +180,12 @@ class DenseRate:
         dv = torch.zeros_like(g2) if dv is None else dv
         return dv.view(g.shape) if out is None else out.copy_(dv.view(out.shape))
 
-    def _slot(self, j: int, stage: int, v: Tensor) -> Tensor:
-        """Rows ``stage`` of term j's step workspace of activation adjoints (kept between steps:
-        fresh allocations this size cost page faults every time)."""
-        n = v.shape[0]
+    def _slot(self, j: int, stage: int, n: int) -> Tensor:
+        """Rows ``stage`` of term j's step workspace of activation adjoints, n rows a stage (kept
+        between steps: fresh allocations this size cost page faults every time)."""
         ws = self._workspace.get(j)
         if ws is None or ws[0].shape[0] != 6 * n:
-            full = v.new_empty(6 * n, self.terms[j].W.shape[1])
+            full = self.terms[j].W.new_empty(6 * n, self.terms[j].W.shape[1])
             ws = self._workspace[j] = (full, [full[i * n: (i + 1) * n] for i in range(6)])
         return ws[1][stage]
 
