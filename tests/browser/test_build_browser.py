@@ -18,7 +18,7 @@ import urllib.parse
 import numpy as np
 from playwright.sync_api import Page, expect
 
-from conftest import component_values, shot, wait_component_value, wait_settled, watch_components
+from page_helpers import component_values, shot, wait_component_value, wait_settled, watch_components
 from kirchhoff_core import io
 from kirchhoff_core.devices import KINDS
 from kirchhoff_core.generators import generate

@@ -13,7 +13,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from conftest import shot, wait_settled
+from page_helpers import shot, wait_settled
 from kirchhoff_core.chip import ChipConfig, ChipInstance
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.io import load_circuit, load_trained

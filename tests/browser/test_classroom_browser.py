@@ -11,7 +11,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import shot
+from page_helpers import shot
 
 QUEUE = re.compile(r"training workers? (are|is) busy; you are \w+ in line")
 

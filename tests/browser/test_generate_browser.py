@@ -8,7 +8,7 @@ import time
 
 from playwright.sync_api import Page
 
-from conftest import ARTIFACTS, COUNT_RUNS, shot, wait_settled
+from page_helpers import ARTIFACTS, COUNT_RUNS, shot, wait_settled
 
 
 # Records every frame the flow animation draws (its name) and whether the heatmap image is there.

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from conftest import shot, wait_settled
+from page_helpers import shot, wait_settled
 
 
 def _box(page, label: str):

@@ -9,7 +9,7 @@ import urllib.parse
 
 from playwright.sync_api import Page, expect
 
-from conftest import shot, wait_settled
+from page_helpers import shot, wait_settled
 from kirchhoff_core.generators import generate
 
 MNIST = {"channels": 1, "width": 28, "height": 28, "k": 4, "projection": 50}

@@ -1,6 +1,6 @@
 """Browser: run one ngspice check on the Verify-in-SPICE page."""
 
-from conftest import shot, wait_idle
+from page_helpers import shot, wait_idle
 
 
 def test_spice_check_in_the_browser(page, app_url):

@@ -15,7 +15,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import shot
+from page_helpers import shot
 
 PRESET = "tanh-vs-relu"  # the best trial has ReLU devices, so the Train page visibly shows the trial's circuit
 TALL = {"width": 1400, "height": 2600}  # tall enough that a screenshot shows the whole page

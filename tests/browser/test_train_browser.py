@@ -10,7 +10,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import shot, wait_idle
+from page_helpers import shot, wait_idle
 
 
 def metric(page, label: str) -> str:

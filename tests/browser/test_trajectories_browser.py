@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from conftest import COUNT_RUNS, shot, wait_settled
+from page_helpers import COUNT_RUNS, shot, wait_settled
 from kirchhoff_core.io import load_trained
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
