@@ -129,6 +129,7 @@ class DenseRate:
             self._plain = [(t.W * t.act.gain if t.act.gain != 1.0 else t.W.detach(),
                             None if t.b is None else (t.b * t.act.gain).contiguous(), t.act.core_, t.Mqt, t.bias)
                            for t in self.terms]
+            self._wt = [t.W.detach().t() for t in self.terms]  # for the adjoint: one transpose per solve
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
         flat = v if v.dim() == 2 else v.reshape(-1, self.width)
@@ -172,8 +173,8 @@ class DenseRate:
             if slot is None:
                 self._param_grads(j, v if v.dim() == 2 else v.reshape(-1, self.width), du, grads)
             gain = term.act.gain
-            if out is not None and len(self.terms) == 1:
-                return torch.addmm(out, du, term.W.t(), beta=0.0, alpha=gain, out=out.view(du.shape[0], -1))
+            if out is not None and len(self.terms) == 1:  # out: (batch, width), as the rows _Run hands in
+                return torch.addmm(out, du, self._wt[j], beta=0.0, alpha=gain, out=out)
             part = F.linear(du, term.W)
             part = part if gain == 1.0 else part.mul_(gain)
             dv = part if dv is None else dv.add_(part)
@@ -205,7 +206,7 @@ class DenseRate:
     def flush(self, grads: list, stages: list[Tensor]) -> None:
         """The parameter gradients of the step's six stages (inputs ``stages``), from the workspaces
         ``vjp`` filled."""
-        v = torch.cat([y.reshape(-1, self.width) for y in stages])
+        v = torch.cat([y if y.dim() == 2 else y.reshape(-1, self.width) for y in stages])
         for j, (du, _) in self._workspace.items():
             self._param_grads(j, v, du, grads)
 
