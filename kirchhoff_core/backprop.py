@@ -226,7 +226,7 @@ class EdgeTerm:
     pair: Tensor  # (2E,): src, dst of device 0, src, dst of device 1, ...
     pair_starts: Tensor  # (E,): 0, 2, 4, ...
     pair_w: Tensor  # (2E,): du'/dv_src, du'/dv_dst per device, interleaved alike
-    drop_w: Tensor  # (2E,): -1, +1, ...: the adjoint of I from the adjoint at the nodes
+    drop_w: Tensor  # (2E,): -1/C_src, +1/C_dst, ...: the adjoint of I from the adjoint of dv/dt
     alpha: Tensor | None
     beta: Tensor | None
     w: Tensor | None
@@ -236,25 +236,27 @@ class EdgeTerm:
     bag_starts: Tensor
     scatter_w: Tensor
     gather_t_w: Tensor
+    gather_q_w: Tensor  # gather_t_w times each device's scale * s: from the adjoint of core(u') to dv
     bias: Tensor | None  # (width, 1): the shift's constant current per node
 
 
 class EdgeRate:
     """dv/dt of a wide slice, node-major (width, batch): every gather moves whole rows of the batch."""
 
-    def __init__(self, terms: Sequence[EdgeTerm], width: int, inv_c: Tensor):
+    def __init__(self, terms: Sequence[EdgeTerm], width: int):
         self.terms = list(terms)
         self.width = width
         self.devices = sum(len(t.pair_starts) for t in self.terms)
-        self.inv_c = inv_c.unsqueeze(1)
 
+    # torch.embedding_bag itself (mode 0: "sum"): F.embedding_bag's argument checks cost as much as the
+    # gather on a digits-sized slice, twice that in inference mode.
     @staticmethod
     def _to_nodes(term: EdgeTerm, x: Tensor, weights: Tensor) -> Tensor:
-        return F.embedding_bag(term.bags, x, term.bag_starts, mode="sum", per_sample_weights=weights)
+        return torch.embedding_bag(x, term.bags, term.bag_starts, False, 0, False, weights)[0]
 
     @staticmethod
     def _to_devices(term: EdgeTerm, x: Tensor, weights: Tensor) -> Tensor:
-        return F.embedding_bag(term.pair, x, term.pair_starts, mode="sum", per_sample_weights=weights)
+        return torch.embedding_bag(x, term.pair, term.pair_starts, False, 0, False, weights)[0]
 
     def __call__(self, v: Tensor, keep: bool = False) -> tuple[Tensor, list]:
         vf = F.pad(v, (0, 0, 1, 0))  # ground row
@@ -277,12 +279,27 @@ class EdgeRate:
 
     def vjp(self, v: Tensor, saved: list, g: Tensor, grads: list, stage: int | None = None,
             out: Tensor | None = None) -> Tensor:
-        """As ``DenseRate.vjp``; big tensors here, so the parameter gradients are taken at once."""
-        gc = F.pad(g * self.inv_c, (0, 0, 1, 0))
+        """As ``DenseRate.vjp``; big tensors here, so the parameter gradients are taken at once. Each
+        pass over a (devices, batch) tensor counts: without learned input weights, the device scale
+        s is applied inside the gather back to the nodes (``gather_q_w``), not in a pass of its own."""
+        gc = F.pad(g, (0, 0, 1, 0))
         vf = None
         dv = None
         for j, (term, z) in enumerate(zip(self.terms, saved)):
             di = self._to_devices(term, gc, term.drop_w)
+            if not (_needs(term.alpha) or _needs(term.beta) or _needs(term.w)):
+                if _needs(term.s):
+                    ds = torch.linalg.vecdot(di, z, dim=1)
+                    _add(grads, 5 * j + 4, ds.mul_(term.act.scale) if term.act.shift == 0.0 else
+                         ds.mul_(term.act.scale).add_(di.sum(1), alpha=term.act.shift))
+                dz = term.act.vjp(di, z)  # the adjoint of core(u') over scale * s
+                if _needs(term.b):
+                    db = dz.sum(1)
+                    _add(grads, 5 * j + 3, db.mul_(term.s * term.act.scale) if term.s is not None else
+                         db.mul_(term.act.scale) if term.act.scale != 1.0 else db)
+                part = self._to_nodes(term, dz, term.gather_q_w)
+                dv = part if dv is None else dv.add_(part)
+                continue
             du = term.act.vjp(_current_vjp(term.act, term.s, di, z, 1, grads, 5 * j + 4), z)
             if _needs(term.b):
                 _add(grads, 5 * j + 3, du.sum(1))

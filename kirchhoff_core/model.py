@@ -139,9 +139,9 @@ class SliceDynamics(GuardedDynamics, nn.Module):
 
     def _bag_pattern(self, k: str, device: torch.device) -> tuple[torch.Tensor, ...]:
         """The static half of a kind's node-major gathers on ``device``: (pair: src, dst of every
-        device interleaved; pair_starts; drop weights -1, +1, ...; bags: device indices node by
-        node (ground dropped), entries at dst then at src, ordered by node then device;
-        bag_starts; ``take``: the entries of [values at dst (E), values at src (E)] in bag order)."""
+        device interleaved; pair_starts; bags: device indices node by node (ground dropped), entries
+        at dst then at src, ordered by node then device; bag_starts; ``take``: the entries of
+        [values at dst (E), values at src (E)] in bag order)."""
         key = (k, str(device))
         if key not in self._patterns:
             src, dst = self._buf("src", k).to(device), self._buf("dst", k).to(device)
@@ -151,8 +151,7 @@ class SliceDynamics(GuardedDynamics, nn.Module):
             starts = F.pad(torch.bincount(rows, minlength=self.width).cumsum(0)[:-1], (1, 0))
             bags = torch.cat([e[dst > 0], e[src > 0]])[perm]
             take = torch.cat([e[dst > 0], len(src) + e[src > 0]])[perm]
-            drop = torch.tensor([-1.0, 1.0], dtype=self.inv_c.dtype, device=device).repeat(len(src))
-            self._patterns[key] = (torch.stack([src, dst], 1).reshape(-1), e * 2, drop, bags, starts, take)
+            self._patterns[key] = (torch.stack([src, dst], 1).reshape(-1), e * 2, bags, starts, take)
         return self._patterns[key]
 
     def edge_rate(self) -> backprop.EdgeRate:
@@ -165,7 +164,7 @@ class SliceDynamics(GuardedDynamics, nn.Module):
             act = backprop.ACTS[self.records[k].act.name]
             alpha, beta, w, b = (None if x is None else x * act.gain if act.gain != 1.0 else x
                                  for x in (alpha, beta, w, b))
-            pair, pair_starts, drop, bags, starts, take = self._bag_pattern(k, ic.device)
+            pair, pair_starts, bags, starts, take = self._bag_pattern(k, ic.device)
             src, dst = pair[0::2], pair[1::2]
 
             def at_nodes(at_dst: torch.Tensor, at_src: torch.Tensor) -> torch.Tensor:
@@ -183,9 +182,11 @@ class SliceDynamics(GuardedDynamics, nn.Module):
                     a_src, a_dst = alpha.detach(), beta.detach()
                 pair_w = torch.stack([a_src.expand(len(src)), a_dst.expand(len(src))], 1).reshape(-1)
                 gather_t_w = at_nodes(a_dst, a_src)
-            terms.append(backprop.EdgeTerm(act, pair, pair_starts, pair_w, drop.to(ic.dtype), alpha, beta, w, b, s,
-                                           bags, starts, scatter_w, gather_t_w, bias))
-        return backprop.EdgeRate(terms, self.width, self.inv_c)
+                gather_q_w = at_nodes(a_dst * q * act.scale, a_src * q * act.scale)
+                drop_c = torch.stack([-ic[src], ic[dst]], 1).reshape(-1)
+            terms.append(backprop.EdgeTerm(act, pair, pair_starts, pair_w, drop_c, alpha, beta, w, b, s,
+                                           bags, starts, scatter_w, gather_t_w, gather_q_w, bias))
+        return backprop.EdgeRate(terms, self.width)
 
     def lean_rate(self) -> backprop.DenseRate | backprop.EdgeRate:
         """The rate ``backprop`` integrates: dense for narrow slices, node-major for wide ones."""
