@@ -6,7 +6,8 @@ method at the same tolerance. Ours is KirchhoffNet's default: the rates of kirch
 (two matrix products per evaluation; node-major weighted gathers for slices wider than
 NODE_MAJOR_WIDTH) integrated by our lean dopri5 and back-propagated by its hand-written discrete
 adjoint (the gradient of direct back-propagation), each step run as ``Trainer.step`` runs it (a
-small model on one CPU thread: ``backprop.one_thread_if_small``). Both start
+small model on one CPU thread: ``backprop.one_thread_if_small``); the process keeps freed memory for
+reuse as ``Trainer`` makes it (``malloc.keep_freed_memory``), which both see. Both start
 from the same parameters and see the same minibatches, so their test accuracies after the same
 number of steps show that the speed-up is not paid for in accuracy.
 
@@ -28,6 +29,7 @@ import torchdiffeq
 from kirchhoff_core.backprop import one_thread_if_small
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.generators import generate
+from kirchhoff_core.malloc import keep_freed_memory
 from kirchhoff_core.model import KirchhoffNet
 from kirchhoff_core.presets import build_circuit, preset_for
 from kirchhoff_core.solvers import SolverConfig
@@ -160,6 +162,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # what Trainer does; it holds for the baseline too (one process)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps, tol {args.tol:g}\n")
     if args.grads:

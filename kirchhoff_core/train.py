@@ -22,6 +22,7 @@ from .backprop import one_thread_if_small
 from .circuit import Circuit
 from .datasets import Dataset
 from .io import TrainingRecord
+from .malloc import keep_freed_memory
 from .model import KirchhoffNet
 from .solvers import work_budget
 
@@ -131,6 +132,7 @@ class Trainer:
 
     def __post_init__(self) -> None:
         check_compatible(self.model, self.data)
+        keep_freed_memory()  # a step's activations come back to the next step without page faults
         self.task = self.data.task
         self.device = resolve_device(self.config.device)
         self.model.to(self.device)

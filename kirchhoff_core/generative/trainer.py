@@ -15,6 +15,7 @@ import torch.nn as nn
 from ..accelerator import check_device, resolve_device
 from ..densities import POTENTIALS, log_partition, potential_name, sample_target, target_name
 from ..io import TrainingRecord
+from ..malloc import keep_freed_memory
 from ..solvers import work_budget
 from .flow import CircuitFlow, standard_normal_log_prob
 
@@ -112,6 +113,7 @@ class GenerativeTrainer:
         if self.flow.dim != 2:
             raise ValueError(f"circuit: the 2-D targets need a flow on 2 nodes, this one has {self.flow.dim}")
         self.metric = "nll" if self.config.task == "generate" else "kl"
+        keep_freed_memory()  # as Trainer: a step's memory comes back to the next one without page faults
         self.flow.to(resolve_device(self.config.device))
         dev = self.flow.device
         self._initial_state = copy.deepcopy(self.flow.state_dict())
