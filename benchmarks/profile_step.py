@@ -17,6 +17,11 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+try:
+    from kirchhoff_core import malloc
+except ImportError:  # a checkout from before kirchhoff_core.malloc
+    malloc = None
+
 from kirchhoff_core.datasets import make_dataset
 from kirchhoff_core.generators import generate
 from kirchhoff_core.model import KirchhoffNet
@@ -41,6 +46,8 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=12, help="operators listed (default 12)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if malloc is not None:  # as Trainer does
+        malloc.keep_freed_memory()
     for name, circuit, data, lr, bs in cases():
         if args.only not in name:
             continue
@@ -81,7 +88,7 @@ def main() -> None:
                 step(False)
         events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
         total = sum(e.self_cpu_time_total for e in events)
-        print(f"| operator (self time, under the profiler) | calls per step | ms per step | share |\n|---|---|---|---|")
+        print("| operator (self time, under the profiler) | calls per step | ms per step | share |\n|---|---|---|---|")
         for e in events[: args.top]:
             print(f"| {e.key} | {e.count / n:.0f} | {e.self_cpu_time_total / n / 1e3:.3f} | "
                   f"{100 * e.self_cpu_time_total / total:.1f} % |")
