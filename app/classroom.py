@@ -32,7 +32,7 @@ import streamlit as st
 
 from kirchhoff_core.workers import SessionWorker, Snapshot, WorkerPool
 
-UNWATCHED_S = 15.0  # a playing page polls every half second; this is long enough for a busy server
+UNWATCHED_S = 15.0  # a playing page polls every second; this is long enough for a busy server
 DEFAULT_TURN_S = 5.0
 DEFAULT_NICE = 10
 
