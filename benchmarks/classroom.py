@@ -112,10 +112,12 @@ def run_class(browser, url: str, n: int, warmup_s: float, measure_s: float) -> t
     for p in pages:  # a click that landed while the page redrew is lost: press Play again
         for _ in range(3):
             try:
-                p.get_by_role("button", name="Pause").first.wait_for(timeout=20_000)
+                p.get_by_role("button", name="Pause").first.wait_for(timeout=30_000)
                 break
-            except Exception:  # noqa: BLE001 - playwright's TimeoutError
-                p.get_by_role("button", name="Play").first.click()
+            except Exception:  # noqa: BLE001 - playwright's TimeoutError: still Play, or slow to redraw
+                play = p.get_by_role("button", name="Play").first
+                if play.is_visible():
+                    play.click(timeout=10_000)
     time.sleep(warmup_s)
     start, t0 = _epochs(pages), time.perf_counter()
     time.sleep(measure_s)
