@@ -7,6 +7,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY kirchhoff_core ./kirchhoff_core
 COPY app ./app
 COPY assets ./assets
+COPY .streamlit ./.streamlit
 RUN pip install --no-cache-dir --no-deps -e .
 EXPOSE 8501
 CMD ["streamlit", "run", "app/streamlit_app.py", "--server.port", "8501", "--server.address", "0.0.0.0", \

@@ -44,3 +44,22 @@ class Memo:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
         return value
+
+
+class PerDrawing:
+    """One value per name (a live page's figures), kept while the run's drawing (the object its worker
+    last published) and the options stay the same. A live fragment reruns every tick, but the drawing
+    changes only every ``draw_every_s``: the page builds its heavy figures once per drawing, and
+    re-sends an unchanged figure, which the browser does not draw again. Without a drawing nothing is
+    kept."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Any, Hashable, Any]] = {}
+
+    def get(self, name: str, drawing: Any, options: Hashable, build: Callable[[], Any]) -> Any:
+        hit = self._items.get(name)
+        if drawing is not None and hit is not None and hit[0] is drawing and hit[1] == options:
+            return hit[2]
+        value = build()
+        self._items[name] = (drawing, options, value)
+        return value

@@ -10,6 +10,10 @@ publish. Settings (environment variables of the server):
   interpreter for everybody; the AppTest suites use it, since AppTest cannot fire the live timer).
 - ``KIRCHHOFF_WORKER_TURN_S``: how long a worker trains while others wait before it gives its slot to
   the next in line (default 5 s).
+- ``KIRCHHOFF_WORKER_NICE``: how far below the server's CPU priority the workers train (default 10;
+  ``os.nice``, 0 to 19). Training is batch work and the pages are interactive: on a busy server the
+  workers take the cores the server leaves idle, and the pages and the health endpoint stay
+  responsive.
 - ``KIRCHHOFF_RELEASE_S``: how long after a browser session disconnected its workers are closed
   (default: the server's ``server.disconnectedSessionTTL``, 120 s, the time Streamlit keeps a
   session for a reconnect).
@@ -28,8 +32,9 @@ import streamlit as st
 
 from kirchhoff_core.workers import SessionWorker, Snapshot, WorkerPool
 
-UNWATCHED_S = 15.0  # a playing page polls every half second; this is long enough for a busy server
+UNWATCHED_S = 15.0  # a playing page polls every second; this is long enough for a busy server
 DEFAULT_TURN_S = 5.0
+DEFAULT_NICE = 10
 
 
 def _number(name: str, default: float, low: float) -> float:
@@ -46,9 +51,14 @@ def workers_wanted() -> int:
     return int(_number("KIRCHHOFF_WORKERS", os.cpu_count() or 1, 0))
 
 
+def worker_nice() -> int:
+    """``KIRCHHOFF_WORKER_NICE`` (default 10, at most 19): the workers' CPU priority below the server's."""
+    return int(min(19, _number("KIRCHHOFF_WORKER_NICE", DEFAULT_NICE, 0)))
+
+
 @st.cache_resource(show_spinner=False)
-def _pool(slots: int, turn_s: float, release_s: float) -> WorkerPool:
-    return WorkerPool(slots=slots, quantum_s=turn_s, unwatched_s=UNWATCHED_S, release_s=release_s)
+def _pool(slots: int, turn_s: float, release_s: float, nice: int) -> WorkerPool:
+    return WorkerPool(slots=slots, quantum_s=turn_s, unwatched_s=UNWATCHED_S, release_s=release_s, nice=nice)
 
 
 def pool() -> WorkerPool | None:
@@ -57,7 +67,7 @@ def pool() -> WorkerPool | None:
     if slots == 0:
         return None
     release = _number("KIRCHHOFF_RELEASE_S", float(st.get_option("server.disconnectedSessionTTL")), 0)
-    return _pool(slots, _number("KIRCHHOFF_WORKER_TURN_S", DEFAULT_TURN_S, 0.1), release)
+    return _pool(slots, _number("KIRCHHOFF_WORKER_TURN_S", DEFAULT_TURN_S, 0.1), release, worker_nice())
 
 
 def _session_alive(session_id: str | None) -> bool:

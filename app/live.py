@@ -168,7 +168,10 @@ class Player:
     budget_s: float  # in-process: steps per tick stop once the next one would end after this
     lr: Callable[[], float]  # the learning rate Reset restores
     messages: Messages
-    tick_s: float = 0.5  # the live fragment reruns this often while the run is busy
+    tick_s: float = 1.0
+    """The live fragment reruns this often while the run is busy. Every rerun costs the server a script
+    run and the browser a redraw of the fragment (a class server has one per playing session): once a
+    second keeps the counters live at half the cost of twice a second."""
     step_help: str = ""
     reset_help: str = ""
     on_record: Callable[[StepRecord], None] | None = None  # for every new record; raising pauses the run

@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from bookkeeping import Memo, Messages
+from bookkeeping import Memo, Messages, PerDrawing
 from kirchhoff_core import io as kio
 from kirchhoff_core.circuit import Circuit
 from kirchhoff_core.datasets import DATASETS, Dataset, make_dataset, points_to_dataset
@@ -39,7 +39,9 @@ SESSION_KEY = "kirchhoff_playground"
 CUSTOM = "custom"  # the dataset name of the user's own points
 TRAINED_EXAMPLE = "moons_trained"  # the trained circuit pages offer when theirs is untrained
 GRID_RES = 40  # the Train page's decision-boundary and node-thumbnail resolution
-DRAW_EVERY_S = 0.5  # while training, the Train page's drawing is refreshed at most this often
+DRAW_EVERY_S = 1.0
+"""While training, the Train page's drawing (and with it every chart; the counters follow every tick) is
+refreshed at most this often: each refresh costs the server and every browser a redraw of the charts."""
 
 
 # --- each page's own state ------------------------------------------------------------------------
@@ -59,6 +61,7 @@ class TrainPage:
     run_settings: dict[str, Any] = field(default_factory=dict)  # the current run's, from when it started
     compare: list[int] = field(default_factory=list)  # the run numbers the Compare view shows
     advice: tuple | None = None  # (circuit, data, train config, solver config, the guard rails' findings)
+    figures: PerDrawing = field(default_factory=PerDrawing)  # the live charts of the latest drawing
 
 
 @dataclass

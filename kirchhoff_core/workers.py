@@ -16,6 +16,10 @@ pauses (its page was left or closed; the page resumes it when it comes back), an
 ``owner_alive()`` has said False for ``release_s`` is closed (its browser session has gone), so a
 class's closed tabs free their slots and processes without waiting for garbage collection.
 
+Training is batch work and the page is interactive: with ``nice`` the workers run that much below the
+process that opened the pool (``os.nice`` in each worker), so a busy server's pages and health checks
+keep their CPU while the workers take every core they leave idle.
+
 Every command from the page carries a sequence number that the worker echoes in its snapshot
 (``acked``), so a page can tell a snapshot that already reflects its last command from an older one.
 
@@ -72,10 +76,12 @@ and close."""
 # --- the worker process ----------------------------------------------------------------------------
 
 def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Callable[[LiveTrainer], Any] | None,
-                 draw_every_s: float) -> None:
+                 draw_every_s: float, nice: int = 0) -> None:
     """The child's loop: apply commands, train while it holds a slot, publish after every step."""
     import torch
 
+    if nice > 0:
+        os.nice(nice)
     torch.set_num_threads(1)
     try:
         trainer = build()
@@ -215,11 +221,12 @@ class WorkerPool:
 
     def __init__(self, slots: int | None = None, quantum_s: float = 15.0, start_method: str | None = None,
                  preload: tuple[str, ...] = ("torch", "kirchhoff_core.train", "kirchhoff_core.generative"),
-                 unwatched_s: float | None = None, release_s: float = 0.0):
+                 unwatched_s: float | None = None, release_s: float = 0.0, nice: int = 0):
         self.slots = max(1, int(slots if slots is not None else (os.cpu_count() or 1)))
         self.quantum_s = float(quantum_s)
         self.unwatched_s = unwatched_s
         self.release_s = float(release_s)
+        self.nice = max(0, int(nice))
         method = start_method or ("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         self._ctx = mp.get_context(method)
         if method == "forkserver":
@@ -244,8 +251,8 @@ class WorkerPool:
         if self._closed:
             raise RuntimeError("the worker pool is shut down")
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(target=_worker_main, args=(child, build, draw, draw_every_s), daemon=True,
-                                 name="kirchhoff-session-worker")
+        proc = self._ctx.Process(target=_worker_main, args=(child, build, draw, draw_every_s, self.nice),
+                                 daemon=True, name="kirchhoff-session-worker")
         proc.start()
         child.close()
         wid = next(self._ids)

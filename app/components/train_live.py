@@ -1,6 +1,10 @@
 """Train page, live part: metrics, the decision boundary (or regression fit), every node's voltage
 at T, the curves and the solver's health, drawn from the run's latest snapshot (its numbers were
-computed next to the trainer, in its worker) by the play controller's fragment every tick."""
+computed next to the trainer, in its worker) by the play controller's fragment every tick.
+
+The counters follow every tick; the charts are built once per drawing (``state.DRAW_EVERY_S``) and
+re-sent unchanged in between, which the browser does not draw again: on a class server every
+playing session's charts cost the server a rebuild and its browser a redraw."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
+from bookkeeping import PerDrawing
 from components import guard_rails, train_controls
 from kirchhoff_core import analysis
 from kirchhoff_core.circuit import node_role
@@ -51,21 +56,26 @@ def _metrics(snap: Snapshot, data: Dataset) -> None:
                    "or press Reset.")
 
 
-def _output_chart(data: Dataset, view: SupervisedView | None, show_test: bool, discretise: bool) -> None:
+def _output_figure(data: Dataset, view: SupervisedView, show_test: bool, discretise: bool):
+    x_te, y_te = (data.x_test, data.y_test) if show_test else (None, None)
+    xs, ys, pred, title = view.xs, view.ys, view.pred, f"epoch {view.step}"
+    if view.kind == "plane" and data.task == "classification":
+        return tv.boundary_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, discretise, title)
+    if view.kind == "plane":
+        return tv.regression_surface_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, title)
+    return tv.regression_curve_figure(xs, pred, data.x_train, data.y_train, x_te, y_te, title)
+
+
+def _output_chart(figures: PerDrawing, data: Dataset, view: SupervisedView | None, show_test: bool,
+                  discretise: bool) -> None:
     if data.n_features > 2:
         st.caption(f"The inputs have {data.n_features} dimensions, so there is no input plane to draw; "
                    "watch the curves.")
         return
     if view is None or view.kind is None:
         return
-    x_te, y_te = (data.x_test, data.y_test) if show_test else (None, None)
-    xs, ys, pred, title = view.xs, view.ys, view.pred, f"epoch {view.step}"
-    if view.kind == "plane" and data.task == "classification":
-        fig = tv.boundary_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, discretise, title)
-    elif view.kind == "plane":
-        fig = tv.regression_surface_figure(xs, ys, pred, data.x_train, data.y_train, x_te, y_te, title)
-    else:
-        fig = tv.regression_curve_figure(xs, pred, data.x_train, data.y_train, x_te, y_te, title)
+    fig = figures.get("output", view, (show_test, discretise),
+                      lambda: _output_figure(data, view, show_test, discretise))
     st.plotly_chart(fig, key="train_output_chart", width="stretch")
 
 
@@ -87,7 +97,7 @@ def draw(session: Session, snap: Snapshot) -> None:
         if session.data is None and session.config.dataset == CUSTOM:
             st.info("Draw or upload your own points below (at least 10, two or more classes).")
         return
-    hist = snap.history
+    hist, figures = snap.history, session.train.figures
     _metrics(snap, data)
     opts = st.columns(2)
     show_test = opts[0].toggle("Show test points", value=True, key="train_show_test")
@@ -100,11 +110,12 @@ def draw(session: Session, snap: Snapshot) -> None:
     steps = analysis.steps_per_epoch(len(data.x_train), session.config.batch_size)
     left, right = st.columns([1.1, 1])
     with left:
-        _output_chart(data, view, show_test, discretise)
+        _output_chart(figures, data, view, show_test, discretise)
     with right:
         if hist:
-            st.plotly_chart(tv.curves_figure(analysis.history_series(hist, steps), hist[-1].metric),
-                            key="train_curves", width="stretch")
+            curves = figures.get("curves", snap.drawing, steps,
+                                 lambda: tv.curves_figure(analysis.history_series(hist, steps), hist[-1].metric))
+            st.plotly_chart(curves, key="train_curves", width="stretch")
             guard_rails.loss_hint(hist, partial(train_controls.set_lr, session), "train_loss_hint", "epoch")
         else:
             st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
@@ -120,8 +131,9 @@ def draw(session: Session, snap: Snapshot) -> None:
                         + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
         else:
             st.caption("Every node's voltage at T against the input")
-        nfig = tv.node_thumbnails_figure(view.xs, view.ys, view.volts, roles, shared=not own) \
-            if view.kind == "plane" else tv.node_curves_figure(view.xs, view.volts, roles)
+        nfig = figures.get("nodes", view, own, lambda: tv.node_thumbnails_figure(
+            view.xs, view.ys, view.volts, roles, shared=not own) if view.kind == "plane" else
+            tv.node_curves_figure(view.xs, view.volts, roles))
         st.plotly_chart(nfig, key="train_nodes_chart", width="stretch")
     if hist:
         _health(hist[-1], steps, session.config.solver_config().max_nfe)

@@ -184,3 +184,17 @@ def test_a_worker_whose_session_has_gone_is_closed():
         assert "released while this page was disconnected" in snap.error and pool.workers == 0 and not w.alive
     finally:
         pool.shutdown()
+
+
+def niceness(trainer: Trainer) -> int:
+    return os.nice(0)
+
+
+def test_workers_train_below_the_servers_priority():
+    p = WorkerPool(slots=1, nice=3)
+    try:
+        w = p.open(build_moons)
+        w.wait_for(lambda s: s.state == "idle")
+        assert w.call(niceness) == min(19, os.nice(0) + 3)
+    finally:
+        p.shutdown()

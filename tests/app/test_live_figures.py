@@ -1,0 +1,66 @@
+"""A class server's per-session cost: the Train page builds its charts once per drawing (not every
+live tick), and the training workers run below the server's CPU priority."""
+
+from __future__ import annotations
+
+import pytest
+from apptest_helpers import open_page
+
+import classroom
+import views.train_views as tv
+from bookkeeping import PerDrawing
+
+
+def test_per_drawing_keeps_a_value_while_drawing_and_options_stay():
+    built: list[str] = []
+    figures = PerDrawing()
+
+    def build(tag: str):
+        return lambda: built.append(tag) or tag
+
+    first, second = object(), object()
+    assert figures.get("a", first, 1, build("a1")) == "a1"
+    assert figures.get("a", first, 1, build("again")) == "a1"  # same drawing, same options: kept
+    assert figures.get("a", first, 2, build("a2")) == "a2"  # an option changed
+    assert figures.get("a", second, 2, build("a3")) == "a3"  # a new drawing
+    assert figures.get("b", second, 2, build("b1")) == "b1"  # each name on its own
+    assert figures.get("a", None, 2, build("a4")) == "a4"  # nothing drawn: never kept
+    assert figures.get("a", None, 2, build("a5")) == "a5"
+    assert built == ["a1", "a2", "a3", "b1", "a4", "a5"]
+
+
+def test_the_train_page_builds_its_charts_once_per_drawing(monkeypatch):
+    calls = {"boundary": 0, "curves": 0, "nodes": 0}
+    for name, fn in (("boundary", "boundary_figure"), ("curves", "curves_figure"), ("nodes", "node_thumbnails_figure")):
+        original = getattr(tv, fn)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(tv, fn, counted)
+    at = open_page("app_pages/train.py", timeout=90)
+    at.button(key="train_step").click().run()
+    assert calls == {"boundary": 2, "curves": 1, "nodes": 2}  # epoch 0, then epoch 1 (no curves before)
+    at.run()  # a tick with nothing new: the same figures are sent again
+    assert calls == {"boundary": 2, "curves": 1, "nodes": 2}
+    at.toggle(key="train_show_test").set_value(False).run()  # an option of one chart: only that one
+    assert calls == {"boundary": 3, "curves": 1, "nodes": 2}
+    at.button(key="train_step").click().run()  # a new drawing: every chart
+    assert calls == {"boundary": 4, "curves": 2, "nodes": 3}
+    assert not at.exception
+
+
+@pytest.mark.parametrize("value, nice", [(None, 10), ("0", 0), ("5", 5), ("99", 19), ("-3", 0), ("many", 10)])
+def test_worker_nice_setting(monkeypatch, value, nice):
+    if value is None:
+        monkeypatch.delenv("KIRCHHOFF_WORKER_NICE", raising=False)
+    else:
+        monkeypatch.setenv("KIRCHHOFF_WORKER_NICE", value)
+    assert classroom.worker_nice() == nice
+
+
+def test_the_pool_gets_the_nice_setting(monkeypatch):
+    monkeypatch.setenv("KIRCHHOFF_WORKERS", "1")
+    monkeypatch.setenv("KIRCHHOFF_WORKER_NICE", "7")
+    assert classroom.pool().nice == 7
