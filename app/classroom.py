@@ -32,7 +32,6 @@ import streamlit as st
 
 from kirchhoff_core.workers import SessionWorker, Snapshot, WorkerPool
 
-STATUS_REFRESH_S = 5.0  # the sidebar's worker count redraws this often while workers are open
 UNWATCHED_S = 15.0  # a playing page polls every second; this is long enough for a busy server
 DEFAULT_TURN_S = 5.0
 DEFAULT_NICE = 10
@@ -112,20 +111,3 @@ def status() -> str | None:
     c = p.counts()
     return (f"Training workers: {c['training']} of {c['slots']} busy · {c['waiting']} waiting · "
             f"{c['workers']} open")
-
-
-def status_line() -> None:
-    """``status()`` as a caption that redraws itself every ``STATUS_REFRESH_S`` while the server has
-    workers open (a full page run draws it, and the count changes between them: a session pressing
-    Play sees its own worker start only after the page ran). One small fragment run per session every
-    few seconds; none on an idle server."""
-    p = pool()
-    if p is None:
-        return
-
-    @st.fragment(run_every=STATUS_REFRESH_S if p.workers else None)
-    def line() -> None:
-        st.caption(status(), help="This server's training workers: each browser session trains in its own "
-                   "process, at most this many at once; the others wait in line and take turns.")
-
-    line()

@@ -42,8 +42,10 @@ pages = [
     st.Page("app_pages/learn.py", title="Learn", icon=":material/menu_book:"),
 ]
 current = st.navigation(pages)
-with st.sidebar:
-    classroom.status_line()
+status = classroom.status()
+if status:
+    st.sidebar.caption(status, help="This server's training workers: each browser session trains in its own "
+                       "process, at most this many at once; the others wait in line and take turns.")
 # Every solve of one run of the page (a page action) shares one work budget: many fast solves cannot
 # add up to a frozen page any more than one slow solve can (SolverConfig.max_total_nfe / max_total_s).
 with work_budget(SolverConfig(), "this page action"):

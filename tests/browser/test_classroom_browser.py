@@ -46,9 +46,6 @@ def test_an_extra_session_waits_in_line_and_all_train_in_turn(browser, app_url):
         while time.time() < deadline and min(_epoch(p) for p in pages) < 2:
             time.sleep(1)
         assert min(_epoch(p) for p in pages) >= 2, "every session trains in turn"
-        # the sidebar's count follows the pool without a page run of its own (it redraws every 5 s)
-        busy = re.compile(r"Training workers: [1-9]\d* of \d+ busy")
-        expect(pages[0].get_by_text(busy)).to_be_visible(timeout=30_000)
     finally:
         for c in contexts:
             c.close()
