@@ -80,6 +80,7 @@ class GeneratePage:
     want_animation: bool = False
     had_steps: int = 0
     field_slice: int = 1
+    figures: PerDrawing = field(default_factory=PerDrawing)  # the live charts of the latest drawing
 
     @property
     def trainer(self):

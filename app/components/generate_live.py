@@ -1,6 +1,7 @@
 """Generate page drawings: the live metrics, densities and curves (drawn every tick from the run's
 latest snapshot, whose densities and samples were computed in the session's worker), and the flow
-animation with the running slice's vector field (computed there on request)."""
+animation with the running slice's vector field (computed there on request). As on Train, the charts
+are built once per drawing (``GeneratePage.figures``) and re-sent unchanged in between."""
 
 from __future__ import annotations
 
@@ -72,8 +73,9 @@ def draw(g: GeneratePage, snap: Snapshot) -> None:
     elif view is not None:
         titles = ("target density" if s.task == "generate" else f"target exp(−{s.name}) / Z",
                   f"model density at step {view.step}", "samples")
-        st.plotly_chart(gv.overview_figure(view.xs, view.ys, target_p, view.logp, view.samples, box, target_samples,
-                                           titles), key="gen_overview", width="stretch")
+        fig = g.figures.get("overview", view, (s.task, s.name, box), lambda: gv.overview_figure(
+            view.xs, view.ys, target_p, view.logp, view.samples, box, target_samples, titles))
+        st.plotly_chart(fig, key="gen_overview", width="stretch")
     if g.eval0_problem and snap.steps_done == 0:
         st.error(g.eval0_problem)
     if not hist:
@@ -83,11 +85,11 @@ def draw(g: GeneratePage, snap: Snapshot) -> None:
     generate = s.task == "generate"
     preset = flow_preset(s.name)
     reference, floor = (preset.reference_nll, target_entropy(s.name)) if generate else (None, None)
-    st.plotly_chart(gv.curves_figure(np.array([r.step for r in hist]), np.array([r.train_loss for r in hist]),
-                                     ev[:, 0], ev[:, 1], "nll" if generate else "kl", reference,
-                                     view.baseline_nll if generate and view is not None else None, floor,
-                                     reference_points=preset.reference_points),
-                    key="gen_curves", width="stretch")
+    curves = g.figures.get("curves", view, (s.task, s.name, len(g.evals)), lambda: gv.curves_figure(
+        np.array([r.step for r in hist]), np.array([r.train_loss for r in hist]), ev[:, 0], ev[:, 1],
+        "nll" if generate else "kl", reference, view.baseline_nll if generate and view is not None else None, floor,
+        reference_points=preset.reference_points))
+    st.plotly_chart(curves, key="gen_curves", width="stretch")
     note = gv.paper_note(reference, floor, preset.reference_points)
     if note:
         st.caption(note)

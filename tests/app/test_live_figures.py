@@ -1,5 +1,5 @@
-"""A class server's per-session cost: the Train page builds its charts once per drawing (not every
-live tick), and the training workers run below the server's CPU priority."""
+"""A class server's per-session cost: the Train and Generate pages build their charts once per drawing
+(not every live tick), and the training workers run below the server's CPU priority."""
 
 from __future__ import annotations
 
@@ -64,3 +64,26 @@ def test_the_pool_gets_the_nice_setting(monkeypatch):
     monkeypatch.setenv("KIRCHHOFF_WORKERS", "1")
     monkeypatch.setenv("KIRCHHOFF_WORKER_NICE", "7")
     assert classroom.pool().nice == 7
+
+
+def test_the_generate_page_builds_its_charts_once_per_drawing(monkeypatch):
+    import views.generate_views as gv
+
+    calls = {"overview": 0, "curves": 0}
+    for name, fn in (("overview", "overview_figure"), ("curves", "curves_figure")):
+        original = getattr(gv, fn)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(gv, fn, counted)
+    at = open_page("app_pages/generate.py", timeout=120)
+    at.button(key="gen_step").click().run()
+    built = dict(calls)
+    assert built["overview"] >= 1 and built["curves"] == 1
+    at.run()  # a tick with nothing new: the same figures are sent again
+    assert calls == built
+    at.button(key="gen_step").click().run()  # a new drawing: both again
+    assert calls == {"overview": built["overview"] + 1, "curves": 2}
+    assert not at.exception
