@@ -7,6 +7,7 @@ import pytest
 from apptest_helpers import open_page
 
 import classroom
+import views.generate_views as gv
 import views.train_views as tv
 from bookkeeping import PerDrawing
 
@@ -29,16 +30,23 @@ def test_per_drawing_keeps_a_value_while_drawing_and_options_stay():
     assert built == ["a1", "a2", "a3", "b1", "a4", "a5"]
 
 
-def test_the_train_page_builds_its_charts_once_per_drawing(monkeypatch):
-    calls = {"boundary": 0, "curves": 0, "nodes": 0}
-    for name, fn in (("boundary", "boundary_figure"), ("curves", "curves_figure"), ("nodes", "node_thumbnails_figure")):
-        original = getattr(tv, fn)
+def _count_builds(monkeypatch, module, figures: dict[str, str]) -> dict[str, int]:
+    """Count the calls of each figure builder (name -> function in ``module``) from now on."""
+    calls = {name: 0 for name in figures}
+    for name, fn in figures.items():
+        original = getattr(module, fn)
 
         def counted(*args, _name=name, _original=original, **kwargs):
             calls[_name] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(tv, fn, counted)
+        monkeypatch.setattr(module, fn, counted)
+    return calls
+
+
+def test_the_train_page_builds_its_charts_once_per_drawing(monkeypatch):
+    calls = _count_builds(monkeypatch, tv, {"boundary": "boundary_figure", "curves": "curves_figure",
+                                            "nodes": "node_thumbnails_figure"})
     at = open_page("app_pages/train.py", timeout=90)
     at.button(key="train_step").click().run()
     assert calls == {"boundary": 2, "curves": 1, "nodes": 2}  # epoch 0, then epoch 1 (no curves before)
@@ -67,17 +75,7 @@ def test_the_pool_gets_the_nice_setting(monkeypatch):
 
 
 def test_the_generate_page_builds_its_charts_once_per_drawing(monkeypatch):
-    import views.generate_views as gv
-
-    calls = {"overview": 0, "curves": 0}
-    for name, fn in (("overview", "overview_figure"), ("curves", "curves_figure")):
-        original = getattr(gv, fn)
-
-        def counted(*args, _name=name, _original=original, **kwargs):
-            calls[_name] += 1
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(gv, fn, counted)
+    calls = _count_builds(monkeypatch, gv, {"overview": "overview_figure", "curves": "curves_figure"})
     at = open_page("app_pages/generate.py", timeout=120)
     at.button(key="gen_step").click().run()
     built = dict(calls)
