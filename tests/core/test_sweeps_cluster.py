@@ -145,8 +145,10 @@ def test_sweep_on_both_nodes_survives_a_killed_driver(two_nodes, tmp_path):
     address, env = two_nodes
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "kirchhoff_core", "sweep", "--address", address, "--space", "lr=1e-3:1e-1:log",
-           "--search", "random", "--trials", "8", "--epochs", "3", "--samples", "200", "--chips", "0",
+           "--search", "random", "--trials", "8", "--epochs", "60", "--samples", "200", "--chips", "0",
            "--early-stopping", "none", "--quiet", "--out", str(out)]
+    # 60 epochs: about a second of training per trial, so the sweep cannot finish between two polls
+    # (at 3 epochs, 0.05 s a trial, all eight were done before the kill once training got faster)
     log = open(tmp_path / "driver.log", "wb")
     driver = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
