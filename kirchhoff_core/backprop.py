@@ -247,6 +247,8 @@ class EdgeRate:
         self.terms = list(terms)
         self.width = width
         self.devices = sum(len(t.pair_starts) for t in self.terms)
+        with torch.no_grad():  # each device's scale * s, for the bias gradient: once per solve, not per stage
+            self._q = [None if t.s is None else t.s * t.act.scale for t in self.terms]
 
     # torch.embedding_bag itself (mode 0: "sum"): F.embedding_bag's argument checks cost as much as the
     # gather on a digits-sized slice, twice that in inference mode.
@@ -295,7 +297,8 @@ class EdgeRate:
                 dz = term.act.vjp(di, z)  # the adjoint of core(u') over scale * s
                 if _needs(term.b):
                     db = dz.sum(1)
-                    _add(grads, 5 * j + 3, db.mul_(term.s * term.act.scale) if term.s is not None else
+                    q = self._q[j]
+                    _add(grads, 5 * j + 3, db.mul_(q) if q is not None else
                          db.mul_(term.act.scale) if term.act.scale != 1.0 else db)
                 part = self._to_nodes(term, dz, term.gather_q_w)
                 dv = part if dv is None else dv.add_(part)
