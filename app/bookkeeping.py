@@ -63,3 +63,8 @@ class PerDrawing:
         value = build()
         self._items[name] = (drawing, options, value)
         return value
+
+    def last(self, name: str) -> Any:
+        """The value last built for ``name`` (None before the first): what the page showed."""
+        hit = self._items.get(name)
+        return hit[2] if hit is not None else None

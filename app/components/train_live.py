@@ -4,7 +4,8 @@ computed next to the trainer, in its worker) by the play controller's fragment e
 
 The counters follow every tick; the charts are built once per drawing (``state.DRAW_EVERY_S``) and
 re-sent unchanged in between, which the browser does not draw again: on a class server every
-playing session's charts cost the server a rebuild and its browser a redraw."""
+playing session's charts cost the server a rebuild and its browser a redraw. The node maps are one
+PNG (``views.node_maps``), not a plotly figure: a fraction of the cost on both sides."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from kirchhoff_core.live_views import SupervisedView
 from kirchhoff_core.workers import Snapshot
 from state import CUSTOM, Session
 from views import train_views as tv
+from views import node_maps
 from views.format import metric_label, metric_text
 
 
@@ -119,21 +121,19 @@ def draw(session: Session, snap: Snapshot) -> None:
             guard_rails.loss_hint(hist, partial(train_controls.set_lr, session), "train_loss_hint", "epoch")
         else:
             st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")
-    if view is not None and view.kind is not None:
-        roles = _roles(view.circuit)
-        own = False
-        if view.kind == "plane":
-            cap, own_col = st.columns([3, 1], vertical_alignment="center")
-            own = own_col.toggle("Scale each node on its own", value=False, key="train_node_scale",
-                                 help="Off: one colour scale for all nodes (compare sizes). On: each node's map "
-                                      "spans its own range, so a node with a small swing still shows its pattern")
-            cap.caption("Every node's voltage at T over the input plane (orange negative, blue positive)"
-                        + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
-        else:
-            st.caption("Every node's voltage at T against the input")
-        nfig = figures.get("nodes", view, own, lambda: tv.node_thumbnails_figure(
-            view.xs, view.ys, view.volts, roles, shared=not own) if view.kind == "plane" else
-            tv.node_curves_figure(view.xs, view.volts, roles))
+    if view is not None and view.kind == "plane":
+        cap, own_col = st.columns([3, 1], vertical_alignment="center")
+        own = own_col.toggle("Scale each node on its own", value=False, key="train_node_scale",
+                             help="Off: one colour scale for all nodes (compare sizes). On: each node's map "
+                                  "spans its own range, so a node with a small swing still shows its pattern")
+        cap.caption("Every node's voltage at T over the input plane (orange negative, blue positive; x1 across, "
+                    "x2 up)" + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
+        tiles = figures.get("nodes", view, own, lambda: node_maps.draw(view.volts, _roles(view.circuit), shared=not own))
+        st.image(tiles.png, width="content")
+    elif view is not None and view.kind == "line":
+        st.caption("Every node's voltage at T against the input")
+        nfig = figures.get("nodes", view, False,
+                           lambda: tv.node_curves_figure(view.xs, view.volts, _roles(view.circuit)))
         st.plotly_chart(nfig, key="train_nodes_chart", width="stretch")
     if hist:
         _health(hist[-1], steps, session.config.solver_config().max_nfe)

@@ -223,39 +223,6 @@ def regression_surface_figure(xs: np.ndarray, ys: np.ndarray, pred: np.ndarray, 
     return fig
 
 
-def node_thumbnails_figure(xs: np.ndarray, ys: np.ndarray, volts: np.ndarray, roles: Sequence[str],
-                           cols: int | None = None, max_nodes: int = 24, size: int = 150,
-                           shared: bool = True) -> go.Figure:
-    """Each node's voltage at T over the input plane, one small square heatmap per node: on one shared
-    colour scale (``shared``), or each on its own symmetric scale (±its largest |v|, in its title) so
-    that one node's big swing does not wash out the others."""
-    n = min(volts.shape[-1], max_nodes)
-    cols = max(1, min(cols or (4 if n <= 8 else 6), n))
-    rows = max(1, math.ceil(n / cols))
-    own = [float(max(np.nanmax(np.abs(volts[..., i])), 1e-9)) if volts.size else 1.0 for i in range(n)]
-    titles = [(f"{i + 1} · {roles[i]}" if roles[i] != "hidden" else f"{i + 1}")
-              + ("" if shared else f" ±{own[i]:.2g} V") for i in range(n)]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.015,
-                        vertical_spacing=0.12 / rows if rows > 1 else 0.0)
-    lim = max(own, default=1.0)
-    for i in range(n):
-        r, c = i // cols + 1, i % cols + 1
-        scale = dict(coloraxis="coloraxis") if shared else dict(zmin=-own[i], zmax=own[i], colorscale=DIVERGING,
-                                                                showscale=False)
-        fig.add_trace(go.Heatmap(x=xs, y=ys, z=volts[..., i], **scale,
-                                 hovertemplate=f"node {i + 1}<br>x1=%{{x:.2f}}<br>x2=%{{y:.2f}}<br>"
-                                               "v=%{z:.3f} V<extra></extra>"), row=r, col=c)
-        _square_axes(fig, xs, ys, row=r, col=c, ticks=False)
-        suffix = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
-    if shared:
-        fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-lim, cmax=lim,
-                                         colorbar=dict(title="v(T)", thickness=10, len=0.9)))
-    fig.update_layout(height=size * rows + 30, margin=dict(l=4, r=4, t=22, b=4), uirevision="nodes")
-    fig.update_annotations(font_size=10)
-    return fig
-
-
 def node_curves_figure(xs: np.ndarray, volts: np.ndarray, roles: Sequence[str], max_nodes: int = 16) -> go.Figure:
     """For a 1-D input: each node's voltage at T against the input voltage."""
     fig = go.Figure()

@@ -10,6 +10,7 @@ import classroom
 import views.generate_views as gv
 import views.train_views as tv
 from bookkeeping import PerDrawing
+import views.node_maps as node_maps
 
 
 def test_per_drawing_keeps_a_value_while_drawing_and_options_stay():
@@ -28,11 +29,13 @@ def test_per_drawing_keeps_a_value_while_drawing_and_options_stay():
     assert figures.get("a", None, 2, build("a4")) == "a4"  # nothing drawn: never kept
     assert figures.get("a", None, 2, build("a5")) == "a5"
     assert built == ["a1", "a2", "a3", "b1", "a4", "a5"]
+    assert figures.last("a") == "a5" and figures.last("never") is None
 
 
-def _count_builds(monkeypatch, module, figures: dict[str, str]) -> dict[str, int]:
-    """Count the calls of each figure builder (name -> function in ``module``) from now on."""
-    calls = {name: 0 for name in figures}
+def _count_builds(monkeypatch, module, figures: dict[str, str], calls: dict[str, int] | None = None) -> dict[str, int]:
+    """Count the calls of each figure builder (name -> function in ``module``) from now on, in ``calls``."""
+    calls = {} if calls is None else calls
+    calls.update({name: 0 for name in figures})
     for name, fn in figures.items():
         original = getattr(module, fn)
 
@@ -45,8 +48,8 @@ def _count_builds(monkeypatch, module, figures: dict[str, str]) -> dict[str, int
 
 
 def test_the_train_page_builds_its_charts_once_per_drawing(monkeypatch):
-    calls = _count_builds(monkeypatch, tv, {"boundary": "boundary_figure", "curves": "curves_figure",
-                                            "nodes": "node_thumbnails_figure"})
+    calls = _count_builds(monkeypatch, tv, {"boundary": "boundary_figure", "curves": "curves_figure"})
+    _count_builds(monkeypatch, node_maps, {"nodes": "draw"}, calls)
     at = open_page("app_pages/train.py", timeout=90)
     at.button(key="train_step").click().run()
     assert calls == {"boundary": 2, "curves": 1, "nodes": 2}  # epoch 0, then epoch 1 (no curves before)

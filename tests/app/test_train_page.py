@@ -7,10 +7,8 @@ of every full script run and trains while ``session.playing`` is set, so a "tick
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from apptest_helpers import chart, errors, metric, open_page, session
-from apptest_helpers import plotly_array as arr
+from apptest_helpers import errors, metric, open_page, session
 from streamlit.testing.v1 import AppTest
 
 from state import Config
@@ -271,16 +269,16 @@ def test_circuit_changes_travel_through_the_link(at):
     assert o.config == s.config
 
 
-def test_node_thumbnails_share_one_scale_or_each_have_their_own(at):
-    shared = chart(at, "7 · out 0")
-    assert shared["layout"]["coloraxis"]["cmax"] > 0 and all(t.get("coloraxis") == "coloraxis" for t in shared["data"])
+def test_node_maps_share_one_scale_or_each_have_their_own(at):
+    def shown():
+        assert at.get("image"), "no node maps drawn"
+        return session(at).train.figures.last("nodes")
+
+    shared = shown()
+    assert shared.shared and "7 · out 0" in shared.titles and len(set(shared.limits)) == 1
     at.toggle(key="train_node_scale").set_value(True).run()
     assert not at.exception and not at.error
-    own = chart(at, "7 · out 0")
-    assert "coloraxis" not in own["layout"] or not own["layout"]["coloraxis"]
-    for trace, title in zip(own["data"], [a["text"] for a in own["layout"]["annotations"]]):
-        z = np.abs(arr(trace["z"]))
-        assert trace["zmax"] == -trace["zmin"] == pytest.approx(float(np.nanmax(z)), rel=1e-6)  # its own range
-        assert f"±{trace['zmax']:.2g} V" in title
-    assert len({t["zmax"] for t in own["data"]}) > 1
+    own = shown()
+    assert not own.shared and len(set(own.limits)) > 1 and max(own.limits) == shared.limits[0]
+    assert all(f"±{lim:.2g} V" in title for lim, title in zip(own.limits, own.titles))
     assert any("scaled to its own largest" in c.value for c in at.caption)
