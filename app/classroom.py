@@ -14,6 +14,10 @@ publish. Settings (environment variables of the server):
   ``os.nice``, 0 to 19). Training is batch work and the pages are interactive: on a busy server the
   workers take the cores the server leaves idle, and the pages and the health endpoint stay
   responsive.
+- ``KIRCHHOFF_CROWDED_PACE``: while every worker slot trains (the cores are all taken by training),
+  live pages draw and tick this many times less often (default 2: charts every 2 s instead of every
+  second). Each drawing costs the worker a solve over the input plane, the server a chart rebuild
+  and a browser on the same machine a redraw; ``1`` keeps the pace.
 - ``KIRCHHOFF_RELEASE_S``: how long after a browser session disconnected its workers are closed
   (default: the server's ``server.disconnectedSessionTTL``, 120 s, the time Streamlit keeps a
   session for a reconnect).
@@ -35,6 +39,8 @@ from kirchhoff_core.workers import SessionWorker, Snapshot, WorkerPool
 UNWATCHED_S = 15.0  # a playing page polls every second; this is long enough for a busy server
 DEFAULT_TURN_S = 5.0
 DEFAULT_NICE = 10
+DEFAULT_CROWDED_PACE = 2.0
+WAITING_TICK_S = 3.0  # a page waiting in line follows its place this often (nothing of it trains)
 
 
 def _number(name: str, default: float, low: float) -> float:
@@ -57,8 +63,9 @@ def worker_nice() -> int:
 
 
 @st.cache_resource(show_spinner=False)
-def _pool(slots: int, turn_s: float, release_s: float, nice: int) -> WorkerPool:
-    return WorkerPool(slots=slots, quantum_s=turn_s, unwatched_s=UNWATCHED_S, release_s=release_s, nice=nice)
+def _pool(slots: int, turn_s: float, release_s: float, nice: int, crowded_pace: float) -> WorkerPool:
+    return WorkerPool(slots=slots, quantum_s=turn_s, unwatched_s=UNWATCHED_S, release_s=release_s, nice=nice,
+                      crowded_pace=crowded_pace)
 
 
 def pool() -> WorkerPool | None:
@@ -67,7 +74,15 @@ def pool() -> WorkerPool | None:
     if slots == 0:
         return None
     release = _number("KIRCHHOFF_RELEASE_S", float(st.get_option("server.disconnectedSessionTTL")), 0)
-    return _pool(slots, _number("KIRCHHOFF_WORKER_TURN_S", DEFAULT_TURN_S, 0.1), release, worker_nice())
+    return _pool(slots, _number("KIRCHHOFF_WORKER_TURN_S", DEFAULT_TURN_S, 0.1), release, worker_nice(),
+                 _number("KIRCHHOFF_CROWDED_PACE", DEFAULT_CROWDED_PACE, 1.0))
+
+
+def pace() -> float:
+    """How many times slower than usual live pages draw and tick now (``KIRCHHOFF_CROWDED_PACE`` while
+    every training slot is taken, else 1)."""
+    p = pool()
+    return p.pace if p is not None else 1.0
 
 
 def _session_alive(session_id: str | None) -> bool:

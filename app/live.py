@@ -328,12 +328,24 @@ def _where(snap: Snapshot) -> None:
         st.error(f"Training is not available: {snap.error}")
 
 
+def _tick_s(player: Player, run: LiveRun) -> float | None:
+    """How often the live fragment reruns: ``tick_s`` (times the class server's pace while all its
+    training slots are taken), every few seconds while the worker waits in line, never when idle."""
+    if not (run.busy() or (bool(run.bar) and run.bar[2])):
+        return None
+    if run.worker is None:
+        return player.tick_s
+    if run.worker.snapshot.state == "waiting":
+        return classroom.WAITING_TICK_S
+    return player.tick_s * classroom.pace()
+
+
 def live_fragment(player: Player, run: LiveRun, draw: Callable[[Snapshot], None]) -> None:
     """The live part of the page: ``draw(snapshot)`` and, while the run is busy, a timer that follows
-    (a worker) or trains (in-process) every ``tick_s``."""
-    busy = run.busy() or (bool(run.bar) and run.bar[2])
+    (a worker) or trains (in-process) every ``_tick_s``."""
+    tick = _tick_s(player, run)
 
-    @st.fragment(run_every=player.tick_s if busy else None)
+    @st.fragment(run_every=tick)
     def live() -> None:
         if run.bar and bar_state(run)[0] != run.bar[0]:
             st.rerun()  # a callback of this run started or stopped the training: the whole page changes
@@ -349,7 +361,7 @@ def live_fragment(player: Player, run: LiveRun, draw: Callable[[Snapshot], None]
         snap, redraw_page = follow(player, run)
         _where(snap)
         draw(snap)
-        if redraw_page or run.busy() != busy or bar_state(run) != run.bar:
-            st.rerun()  # the buttons changed, or the timer should start or stop
+        if redraw_page or _tick_s(player, run) != tick or bar_state(run) != run.bar:
+            st.rerun()  # the buttons changed, or the timer should start, stop or change its pace
 
     live()

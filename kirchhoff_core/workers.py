@@ -16,6 +16,10 @@ pauses (its page was left or closed; the page resumes it when it comes back), an
 ``owner_alive()`` has said False for ``release_s`` is closed (its browser session has gone), so a
 class's closed tabs free their slots and processes without waiting for garbage collection.
 
+When every slot trains, the cores belong to training: with ``crowded_pace`` above 1 the workers then
+draw that many times less often (``pace``; a page ticks that much slower too), since each drawing
+costs the worker a solve over the input plane, the server a chart rebuild and the browser a redraw.
+
 Training is batch work and the page is interactive: with ``nice`` the workers run that much below the
 process that opened the pool (``os.nice`` in each worker), so a busy server's pages and health checks
 keep their CPU while the workers take every core they leave idle.
@@ -69,8 +73,8 @@ class Snapshot:
 
 
 PAGE_COMMANDS = ("play", "pause", "step", "reset", "set_lr", "redraw")
-"""Commands a page sends (each with its sequence number); the pool's own are grant, yield, suspend, call
-and close."""
+"""Commands a page sends (each with its sequence number); the pool's own are grant, yield, suspend, pace,
+call and close."""
 
 
 # --- the worker process ----------------------------------------------------------------------------
@@ -101,9 +105,10 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
     cause: str | None = None
     last_draw = -1e9
     sent = 0  # records already sent
+    pace = 1.0  # the pool's: draw every draw_every_s * pace
 
     def publish(force_draw: bool) -> None:
-        nonlocal last_draw, sent
+        nonlocal last_draw, sent, pace
         msg: dict = {"state": "training" if holding and (playing or pending) else
                      ("waiting" if (playing or pending) else ("error" if error else "idle")),
                      "playing": playing, "steps_done": trainer.steps_done, "error": error, "cause": cause,
@@ -113,7 +118,7 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
         msg["history_start"], msg["records"] = start, list(hist[start:])
         sent = len(hist)
         now = time.monotonic()
-        if draw is not None and (force_draw or now - last_draw >= draw_every_s):
+        if draw is not None and (force_draw or now - last_draw >= draw_every_s * pace):
             try:
                 msg["drawing"] = draw(trainer)
             except TRAINING_ERRORS as e:
@@ -135,6 +140,9 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
             cmd, *args = conn.recv()
             if cmd == "close":
                 return
+            if cmd == "pace":  # nothing to publish: the next drawing comes later (or sooner)
+                pace = float(args[0])
+                continue
             changed = True
             if cmd in PAGE_COMMANDS:
                 acked, args = args[0], args[1:]
@@ -221,8 +229,10 @@ class WorkerPool:
 
     def __init__(self, slots: int | None = None, quantum_s: float = 15.0, start_method: str | None = None,
                  preload: tuple[str, ...] = ("torch", "kirchhoff_core.train", "kirchhoff_core.generative"),
-                 unwatched_s: float | None = None, release_s: float = 0.0, nice: int = 0):
+                 unwatched_s: float | None = None, release_s: float = 0.0, nice: int = 0, crowded_pace: float = 1.0):
         self.slots = max(1, int(slots if slots is not None else (os.cpu_count() or 1)))
+        self.crowded_pace = max(1.0, float(crowded_pace))
+        self.pace = 1.0  # crowded_pace while every slot trains, else 1
         self.quantum_s = float(quantum_s)
         self.unwatched_s = unwatched_s
         self.release_s = float(release_s)
@@ -259,6 +269,8 @@ class WorkerPool:
         entry = _Entry(proc, parent, owner_alive=owner_alive)
         with self._lock:
             self._entries[wid] = entry
+            if self.pace != 1.0:
+                entry.send("pace", self.pace)
         return SessionWorker(self, wid, entry)
 
     @property
@@ -354,6 +366,11 @@ class WorkerPool:
                     if not e.yield_sent and now - e.granted_at >= self.quantum_s:
                         e.yield_sent = True
                         e.send("yield")
+            pace = self.crowded_pace if len(active) >= self.slots else 1.0
+            if pace != self.pace:
+                self.pace = pace
+                for e in self._entries.values():
+                    e.send("pace", pace)
 
     def _handle(self, wid: int, msg: tuple) -> None:
         kind = msg[0]

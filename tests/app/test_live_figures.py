@@ -1,7 +1,10 @@
 """A class server's per-session cost: the Train and Generate pages build their charts once per drawing
-(not every live tick), and the training workers run below the server's CPU priority."""
+(not every live tick), the training workers run below the server's CPU priority, and live pages
+tick slower while the server's training slots are all taken or while they wait for one."""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 from apptest_helpers import open_page
@@ -9,7 +12,13 @@ from apptest_helpers import open_page
 import classroom
 import views.generate_views as gv
 import views.train_views as tv
-from bookkeeping import PerDrawing
+from kirchhoff_core.datasets import make_dataset
+from kirchhoff_core.generators import generate
+from kirchhoff_core.live_views import build_supervised
+from kirchhoff_core.solvers import SolverConfig
+from kirchhoff_core.train import TrainConfig
+from bookkeeping import Messages, PerDrawing
+from live import LiveRun, Player, _tick_s, _toggle
 import views.node_maps as node_maps
 
 
@@ -88,3 +97,34 @@ def test_the_generate_page_builds_its_charts_once_per_drawing(monkeypatch):
     at.button(key="gen_step").click().run()  # a new drawing: both again
     assert calls == {"overview": built["overview"] + 1, "curves": 2}
     assert not at.exception
+
+
+def test_live_pages_tick_slower_while_every_slot_trains_and_while_waiting(monkeypatch):
+    monkeypatch.setenv("KIRCHHOFF_WORKERS", "1")
+    monkeypatch.setenv("KIRCHHOFF_CROWDED_PACE", "4")
+    pool = classroom.pool()
+    build = functools.partial(build_supervised, generate("fully_connected", num_nodes=4, n_inputs=2, n_outputs=2),
+                              make_dataset("moons", n_samples=100), TrainConfig(batch_size=50), SolverConfig())
+    player = Player("t", "epoch", 100_000, 0.8, lr=lambda: 0.01, messages=Messages())
+    first, second = LiveRun(), LiveRun()
+    try:
+        for run in (first, second):
+            run.start(build, draw=None)
+            run.worker.wait_for(lambda s: s.state == "idle", timeout_s=60)
+        assert _tick_s(player, first) is None and classroom.pace() == 1.0  # idle: no timer
+        _toggle(player, first)
+        first.worker.wait_for(lambda s: s.state == "training")
+        assert classroom.pace() == 4.0 and _tick_s(player, first) == 4.0 * player.tick_s  # its one slot is taken
+        _toggle(player, second)
+        second.worker.wait_for(lambda s: s.state == "waiting")
+        assert _tick_s(player, second) == classroom.WAITING_TICK_S
+        _toggle(player, first)  # paused: the slot goes to the second
+        second.worker.wait_for(lambda s: s.state == "training")
+        first.worker.wait_for(lambda s: s.state == "idle")
+        assert _tick_s(player, second) == 4.0 * player.tick_s and _tick_s(player, first) is None
+        _toggle(player, second)
+        second.worker.wait_for(lambda s: s.state == "idle")
+        assert classroom.pace() == 1.0
+    finally:
+        pool.shutdown()
+        classroom._pool.clear()

@@ -198,3 +198,36 @@ def test_workers_train_below_the_servers_priority():
         assert w.call(niceness) == min(19, os.nice(0) + 3)
     finally:
         p.shutdown()
+
+
+def _drawings_in(w, seconds: float) -> int:
+    """New drawings a playing worker publishes in ``seconds`` (its snapshot polled every 10 ms)."""
+    seen, count, end = w.snapshot.drawing_step, 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        step = w.snapshot.drawing_step
+        count, seen = count + (step != seen), step
+        time.sleep(0.01)
+    return count
+
+
+def test_a_full_pool_draws_at_its_crowded_pace():
+    p = WorkerPool(slots=2, quantum_s=60, crowded_pace=5.0)
+    try:
+        a, b = (p.open(build_moons, draw=steps_done, draw_every_s=0.2) for _ in range(2))
+        for w in (a, b):
+            w.wait_for(lambda s: s.state == "idle")
+        a.play()
+        a.wait_for(lambda s: s.state == "training")
+        assert p.pace == 1.0
+        alone = _drawings_in(a, 3.0)  # one slot of two: a drawing every 0.2 s
+        b.play()
+        b.wait_for(lambda s: s.state == "training")
+        assert p.pace == 5.0
+        _drawings_in(a, 1.2)  # the drawing due when the pace changed
+        crowded = _drawings_in(a, 3.0)  # every slot trains: every 1 s
+        b.pause()
+        b.wait_for(lambda s: s.state == "idle")
+        assert p.pace == 1.0
+        assert alone >= 8 and crowded <= 4, (alone, crowded)
+    finally:
+        p.shutdown()
