@@ -40,7 +40,6 @@ UNWATCHED_S = 15.0  # a playing page polls every second; this is long enough for
 DEFAULT_TURN_S = 5.0
 DEFAULT_NICE = 10
 DEFAULT_CROWDED_PACE = 2.0
-WAITING_TICK_S = 3.0  # a page waiting in line follows its place this often (nothing of it trains)
 
 
 def _number(name: str, default: float, low: float) -> float:

@@ -329,15 +329,12 @@ def _where(snap: Snapshot) -> None:
 
 
 def _tick_s(player: Player, run: LiveRun) -> float | None:
-    """How often the live fragment reruns: ``tick_s`` (times the class server's pace while all its
-    training slots are taken), every few seconds while the worker waits in line, never when idle."""
+    """How often the live fragment reruns: never when idle, else ``tick_s``, times the class server's
+    pace for a worker's page (slower while all the training slots are taken, which is also when pages
+    wait in line). A new period needs a full page run, so it changes only with the pace."""
     if not (run.busy() or (bool(run.bar) and run.bar[2])):
         return None
-    if run.worker is None:
-        return player.tick_s
-    if run.worker.snapshot.state == "waiting":
-        return classroom.WAITING_TICK_S
-    return player.tick_s * classroom.pace()
+    return player.tick_s * (classroom.pace() if run.worker is not None else 1.0)
 
 
 def live_fragment(player: Player, run: LiveRun, draw: Callable[[Snapshot], None]) -> None:
