@@ -8,6 +8,7 @@ the same machine as the server, so on a small machine it takes part of the cores
 students' browsers run on their own machines. ``--browser-nice 19`` starts chromium at the lowest CPU
 priority, a closer stand-in for browsers elsewhere (they still share the cores when nothing else
 wants them); a run without it puts server, workers and browsers on the same footing.
+``classroom_pool.py`` measures the same classes' training without any browser.
 
     PYTHONPATH=$PWD python benchmarks/classroom.py --sessions 1 2 4 8 --measure 40
     PYTHONPATH=$PWD python benchmarks/classroom.py --sessions 1 2 4 8 --measure 40 --browser-nice 19
