@@ -108,7 +108,7 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
     pace = 1.0  # the pool's: draw every draw_every_s * pace
 
     def publish(force_draw: bool) -> None:
-        nonlocal last_draw, sent, pace
+        nonlocal last_draw, sent
         msg: dict = {"state": "training" if holding and (playing or pending) else
                      ("waiting" if (playing or pending) else ("error" if error else "idle")),
                      "playing": playing, "steps_done": trainer.steps_done, "error": error, "cause": cause,

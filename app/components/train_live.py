@@ -22,8 +22,8 @@ from kirchhoff_core.datasets import Dataset
 from kirchhoff_core.live_views import SupervisedView
 from kirchhoff_core.workers import Snapshot
 from state import CUSTOM, Session
-from views import train_views as tv
 from views import node_maps
+from views import train_views as tv
 from views.format import metric_label, metric_text
 
 
@@ -128,8 +128,9 @@ def draw(session: Session, snap: Snapshot) -> None:
                                   "spans its own range, so a node with a small swing still shows its pattern")
         cap.caption("Every node's voltage at T over the input plane (orange negative, blue positive; x1 across, "
                     "x2 up)" + ("; each map scaled to its own largest |v|, given in its title" if own else ""))
-        tiles = figures.get("nodes", view, own, lambda: node_maps.draw(view.volts, _roles(view.circuit), shared=not own))
-        st.image(tiles.png, width="content")
+        maps = figures.get("nodes", view, own,
+                           lambda: node_maps.draw(view.volts, _roles(view.circuit), shared=not own))
+        st.image(maps.png, width="content")
     elif view is not None and view.kind == "line":
         st.caption("Every node's voltage at T against the input")
         nfig = figures.get("nodes", view, False,

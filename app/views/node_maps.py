@@ -44,12 +44,8 @@ def diverging_rgb(z: np.ndarray, lim: float) -> np.ndarray:
     return np.rint(rgb).astype(np.uint8)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def draw(volts: np.ndarray, roles: Sequence[str], shared: bool = True, cols: int | None = None,
-               max_nodes: int = 24, tile: int = 140) -> NodeMaps:
+         max_nodes: int = 24, tile: int = 140) -> NodeMaps:
     """``volts[j, i, n]``: node n+1's voltage at input (xs[i], ys[j]), ys increasing upwards in the
     picture. ``shared``: one colour scale for all maps (compare sizes, with a scale bar under them);
     else each map spans ±its own largest |v|, given in its title, so a small swing still shows."""
@@ -64,7 +60,7 @@ def draw(volts: np.ndarray, roles: Sequence[str], shared: bool = True, cols: int
     width = cols * tile + (cols - 1) * _GAP
     height = rows * (tile + _LABEL) + (rows - 1) * _GAP + (_BAR if shared else 0)
     picture = Image.new("RGB", (width, height), "white")
-    pen, font = ImageDraw.Draw(picture), _font(12)
+    pen, font = ImageDraw.Draw(picture), ImageFont.load_default(size=12)
     for i in range(n):
         x0, y0 = (i % cols) * (tile + _GAP), (i // cols) * (tile + _LABEL + _GAP)
         pen.text((x0 + tile / 2, y0 + _LABEL - 3), titles[i], fill="#333333", font=font, anchor="mb")
