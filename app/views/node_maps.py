@@ -17,8 +17,10 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-STOPS = np.array([[0xf5, 0x93, 0x22], [0xe8, 0xea, 0xeb], [0x08, 0x77, 0xbd]], dtype=np.float64)
-"""The diverging scale of ``train_views.DIVERGING``: orange, light grey, blue."""
+from views.train_views import DIVERGING, _rgb
+
+STOPS = np.stack([_rgb(colour) for _, colour in DIVERGING])
+"""The Train page's diverging scale (``train_views.DIVERGING``) as RGB: orange, light grey, blue."""
 NAN_RGB = (190, 190, 190)
 _GAP, _LABEL, _BAR = 10, 18, 34  # pixels between maps, above each map for its title, for the scale bar
 
