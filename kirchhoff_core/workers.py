@@ -317,6 +317,11 @@ class WorkerPool:
             snap = e.snapshot
             if wid in self._waiting:
                 snap = replace(snap, state="waiting", queue_position=self._waiting.index(wid) + 1)
+            elif snap.state == "waiting":
+                # The worker's word is older than the pool's: either its slot is granted (the grant is
+                # on its way) or its request is (it goes to the back of the queue). Say which.
+                snap = (replace(snap, state="training") if e.granted_at is not None
+                        else replace(snap, queue_position=len(self._waiting) + 1))
             return snap
 
     def _close(self, wid: int) -> None:

@@ -92,6 +92,24 @@ def test_one_slot_queues_the_second_session_and_takes_turns(pool):
     assert pool.training == 0 and pool.waiting == 0
 
 
+def test_a_waiting_snapshot_always_says_its_place_in_line():
+    """A worker publishes "waiting" before the pool has its request, and still says so after the pool
+    granted it a slot: the pool's snapshot tells the page where it really stands at every read."""
+    p = WorkerPool(slots=1, quantum_s=0.2)
+    try:
+        ws = [p.open(build_moons) for _ in range(2)]
+        for w in ws:
+            w.wait_for(lambda s: s.state == "idle")
+            w.play()
+        waiting, deadline = [], time.monotonic() + 6
+        while time.monotonic() < deadline:
+            waiting += [s for s in (w.snapshot for w in ws) if s.state == "waiting"]
+        assert len(waiting) > 100, "the two sessions took turns (each waited in line)"
+        assert all(s.queue_position == 1 for s in waiting), {s.queue_position for s in waiting}
+    finally:
+        p.shutdown()
+
+
 def test_training_errors_pause_with_a_message(pool):
     w = pool.open(functools.partial(build_moons, max_nfe=10))  # every solve hits the work cap
     w.play()
