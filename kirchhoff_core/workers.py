@@ -195,6 +195,13 @@ def _worker_main(conn: Connection, build: Callable[[], LiveTrainer], draw: Calla
 
 # --- the pool (in the server process) ------------------------------------------------------------
 
+PRELOAD = ("torch", "torch._dynamo", "kirchhoff_core.live_views", "kirchhoff_core.train", "kirchhoff_core.generative")
+"""What the fork server imports once for all workers. ``torch._dynamo`` because a torch optimizer's
+first ``__init__`` imports it (about 800 modules: 1.5 s on an idle core, and close to a minute for a
+niced worker on a class server whose cores the browsers keep busy, which left a class of eight at
+almost no epochs)."""
+
+
 @dataclass
 class _Entry:
     """The pool's record of one worker. It never points back at the page's ``SessionWorker``, so
@@ -224,11 +231,11 @@ class WorkerPool:
     """Worker processes for live sessions, at most ``slots`` training at once (see the module docstring).
 
     ``start_method`` "forkserver" (default on Linux) forks workers from a small server that has
-    already imported torch and the core, so a new session's worker starts in a fraction of a second.
+    already imported ``PRELOAD``, so a new session's worker starts in a fraction of a second.
     """
 
     def __init__(self, slots: int | None = None, quantum_s: float = 15.0, start_method: str | None = None,
-                 preload: tuple[str, ...] = ("torch", "kirchhoff_core.train", "kirchhoff_core.generative"),
+                 preload: tuple[str, ...] = PRELOAD,
                  unwatched_s: float | None = None, release_s: float = 0.0, nice: int = 0, crowded_pace: float = 1.0):
         self.slots = max(1, int(slots if slots is not None else (os.cpu_count() or 1)))
         self.crowded_pace = max(1.0, float(crowded_pace))

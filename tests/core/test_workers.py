@@ -6,6 +6,7 @@ import functools
 import gc
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -37,6 +38,18 @@ def steps_done(trainer: Trainer) -> int:
 
 def export_circuit(trainer: Trainer):
     return trainer.model.to_circuit()
+
+
+def build_counting_imports() -> Trainer:
+    """``build_moons`` that notes how many modules building it imported (in the worker)."""
+    before = len(sys.modules)
+    trainer = build_moons()
+    trainer.imported_by_build = len(sys.modules) - before
+    return trainer
+
+
+def imported_by_build(trainer: Trainer) -> int:
+    return trainer.imported_by_build
 
 
 def broken() -> Trainer:
@@ -108,6 +121,15 @@ def test_a_waiting_snapshot_always_says_its_place_in_line():
         assert all(s.queue_position == 1 for s in waiting), {s.queue_position for s in waiting}
     finally:
         p.shutdown()
+
+
+def test_a_new_worker_finds_what_training_needs_already_imported(pool):
+    """A worker forks from a server that has imported what building a trainer needs: torch's optimizer
+    imports torch._dynamo (~800 modules) on first use, which took a niced worker on a busy class server
+    close to a minute."""
+    w = pool.open(build_counting_imports)
+    w.wait_for(lambda s: s.state == "idle")
+    assert w.call(imported_by_build) < 50
 
 
 def test_training_errors_pause_with_a_message(pool):
