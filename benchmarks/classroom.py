@@ -1,6 +1,8 @@
 """A class on one server: N browser sessions (Playwright + Debian chromium) train the moons preset on
 the Train page at once; prints epochs/s per session and in total, and the latency of the server's
-health endpoint (/_stcore/health), polled every 0.25 s throughout.
+health endpoint (/_stcore/health), polled every 0.25 s throughout. The pages open
+``/train?solver=rk4&dt=0.1`` (``--query``): with a fixed-step solver every epoch costs the same, so
+sessions at different epochs compare fairly (an adaptive solver's epoch costs follow the training).
 
 The targets (issue 14): with 2 sessions each keeps >= 80 % of its solo speed; with 8, the total is
 >= 80 % of two solo sessions; the health endpoint answers within 1 s throughout. The browser runs on
@@ -101,13 +103,13 @@ def _epoch(page, tries: int = 60) -> tuple[int, float]:
     raise RuntimeError("a page showed no epoch counter for 15 s")
 
 
-def run_class(browser, url: str, n: int, warmup_s: float, measure_s: float) -> tuple[list[float], Health]:
+def run_class(browser, url: str, n: int, warmup_s: float, measure_s: float, query: str = "") -> tuple[list[float], Health]:
     """N sessions press Play together; epochs/s of each over ``measure_s`` after ``warmup_s``."""
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(n)]
     pages = [c.new_page() for c in contexts]
     for p in pages:
         p.set_default_timeout(180_000)
-        p.goto(url + "/train")
+        p.goto(url + "/train" + (f"?{query}" if query else ""))
     for p in pages:
         p.get_by_role("button", name="Play").wait_for()
     health = Health(url)
@@ -159,6 +161,10 @@ def main() -> None:
     ap.add_argument("--worker-nice", default=None, help="KIRCHHOFF_WORKER_NICE for the server (default: its own)")
     ap.add_argument("--browser-nice", type=int, default=0,
                     help="run chromium at this nice level (19: lowest priority, a stand-in for browsers elsewhere)")
+    ap.add_argument("--query", default="solver=rk4&dt=0.1",
+                    help="the Train page's share-link settings (default: moons with a fixed-step solver, so every "
+                         "epoch costs the same; with the adaptive default an epoch's cost follows the training, "
+                         "and sessions at different epochs are not comparable). '' for the page's defaults")
     ap.add_argument("--rest", type=float, default=10.0, help="seconds between classes (closed sessions release)")
     args = ap.parse_args()
 
@@ -167,7 +173,7 @@ def main() -> None:
     server = start_server(port, args.workers, log, args.worker_nice)
     url = f"http://127.0.0.1:{port}"
     print(f"server: KIRCHHOFF_WORKERS={args.workers or 'default'} KIRCHHOFF_WORKER_NICE={args.worker_nice or 'default'}"
-          f" ({os.cpu_count()} CPU cores); chromium nice {args.browser_nice}; "
+          f" ({os.cpu_count()} CPU cores); chromium nice {args.browser_nice}; /train?{args.query}; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     solo = None
     try:
@@ -176,7 +182,7 @@ def main() -> None:
             print(f"{'N':>2} | {'epochs/s per session':<44} | {'mean':>5} | {'total':>5} | {'vs solo':>8} | "
                   f"{'health max':>10} | {'health p95':>10} | load", flush=True)
             for n in args.sessions:
-                rates, health = run_class(browser, url, n, args.warmup, args.measure)
+                rates, health = run_class(browser, url, n, args.warmup, args.measure, args.query)
                 total, mean = sum(rates), statistics.mean(rates)
                 if n == 1:
                     solo = rates[0]
