@@ -118,7 +118,7 @@ def test_a_waiting_snapshot_always_says_its_place_in_line():
         while time.monotonic() < deadline:
             waiting += [s for s in (w.snapshot for w in ws) if s.state == "waiting"]
         assert len(waiting) > 100, "the two sessions took turns (each waited in line)"
-        assert all(s.queue_position == 1 for s in waiting), {s.queue_position for s in waiting}
+        assert all(s.queue_position is not None for s in waiting), {s.queue_position for s in waiting}
     finally:
         p.shutdown()
 
