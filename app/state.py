@@ -9,6 +9,7 @@ pages bind widgets to these objects with ``bound`` and write their share link wi
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable, Sequence
@@ -293,8 +294,15 @@ def _changed(key: str, on_set: Callable[[Any], None]) -> None:
 def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set: Callable[[Any], None],
           **kwargs: Any) -> Any:
     """``widget(label, *args, key=key, ...)`` showing ``value``; a change calls ``on_set(new value)``
-    before the next run. Never give such a widget a default of its own."""
+    before the next run. Never give such a widget a default of its own.
+
+    A widget that takes ``value`` gets it as its default too: the browser shows the default when it
+    never received the run that set the state (a first run cut short by a click), and a default of
+    its own (0 for a number box) once showed T, learning rate and batch size as 0 while training went
+    on at 1, 0.01 and 32."""
     sync(key, value)
+    if "value" in inspect.signature(widget).parameters:
+        kwargs.setdefault("value", value)
     return widget(label, *args, key=key, on_change=_changed, args=(key, on_set), **kwargs)
 
 

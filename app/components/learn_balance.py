@@ -56,7 +56,7 @@ def plug_in(session: Session, circuit: Circuit, slice_index: int, node: int) -> 
     x = _input(session, circuit, left)
     with right:
         t = bound(st.slider, f"Time t (slice {slice_index}: {t0:g} to {t1:g})", float(t0), float(t1), key="learn_t",
-                  value=min(max(choice.t if choice.t is not None else t0, t0), t1),
+                  value=float(min(max(choice.t if choice.t is not None else t0, t0), t1)),
                   on_set=lambda v: setattr(choice, "t", float(v)), step=(t1 - t0) / 40 or None)
     if x is None:
         return

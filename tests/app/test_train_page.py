@@ -41,6 +41,18 @@ def test_page_renders_with_the_default_moons_setup(at):
     assert at.selectbox(key="train_method").value == "dopri5"
 
 
+def test_bound_widgets_default_to_the_session_value():
+    """A browser that never got the run setting a widget's state shows the widget's default: it must be
+    the session's value (it was 0 for the number boxes, and the tolerance slider's minimum)."""
+    at = open_train({"lr": "0.05", "bs": "16", "tol": "0.01"})
+    assert at.number_input(key="train_T").proto.default == pytest.approx(1.0)  # the circuit's T
+    assert at.number_input(key="train_lr").proto.default == pytest.approx(0.05)
+    assert at.number_input(key="train_bs").proto.default == 16
+    tol = at.select_slider(key="train_tol")
+    assert [float(tol.options[int(i)]) for i in tol.proto.default] == [tol.value] and tol.value == pytest.approx(0.01)
+    assert not at.error and not at.exception
+
+
 def test_step_moves_the_epoch_counter_and_the_loss(at):
     at.button(key="train_step").click().run()
     assert not at.exception and not at.error
