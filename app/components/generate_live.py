@@ -10,6 +10,7 @@ import streamlit as st
 
 from components import generate_model as gm
 from components import guard_rails
+from components.live_chart import live_chart
 from kirchhoff_core import analysis
 from kirchhoff_core import flow_analysis as fa
 from kirchhoff_core import live_views as lv
@@ -75,7 +76,7 @@ def draw(g: GeneratePage, snap: Snapshot) -> None:
                   f"model density at step {view.step}", "samples")
         fig = g.figures.get("overview", view, (s.task, s.name, box), lambda: gv.overview_figure(
             view.xs, view.ys, target_p, view.logp, view.samples, box, target_samples, titles))
-        st.plotly_chart(fig, key="gen_overview", width="stretch")
+        live_chart(fig, "gen_overview")
     if g.eval0_problem and snap.steps_done == 0:
         st.error(g.eval0_problem)
     if not hist:
@@ -89,7 +90,7 @@ def draw(g: GeneratePage, snap: Snapshot) -> None:
         np.array([r.step for r in hist]), np.array([r.train_loss for r in hist]), ev[:, 0], ev[:, 1],
         "nll" if generate else "kl", reference, view.baseline_nll if generate and view is not None else None, floor,
         reference_points=preset.reference_points))
-    st.plotly_chart(curves, key="gen_curves", width="stretch")
+    live_chart(curves, "gen_curves")
     note = gv.paper_note(reference, floor, preset.reference_points)
     if note:
         st.caption(note)

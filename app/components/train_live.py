@@ -16,6 +16,7 @@ import streamlit as st
 
 from bookkeeping import PerDrawing
 from components import guard_rails, train_controls
+from components.live_chart import live_chart
 from kirchhoff_core import analysis
 from kirchhoff_core.circuit import node_role
 from kirchhoff_core.datasets import Dataset
@@ -78,7 +79,7 @@ def _output_chart(figures: PerDrawing, data: Dataset, view: SupervisedView | Non
         return
     fig = figures.get("output", view, (show_test, discretise),
                       lambda: _output_figure(data, view, show_test, discretise))
-    st.plotly_chart(fig, key="train_output_chart", width="stretch")
+    live_chart(fig, "train_output_chart")
 
 
 def _health(last, steps: int, cap: int) -> None:
@@ -117,7 +118,7 @@ def draw(session: Session, snap: Snapshot) -> None:
         if hist:
             curves = figures.get("curves", snap.drawing, steps,
                                  lambda: tv.curves_figure(analysis.history_series(hist, steps), hist[-1].metric))
-            st.plotly_chart(curves, key="train_curves", width="stretch")
+            live_chart(curves, "train_curves")
             guard_rails.loss_hint(hist, partial(train_controls.set_lr, session), "train_loss_hint", "epoch")
         else:
             st.caption("Press Play or Step to start training; loss, accuracy and solver work appear here.")

@@ -63,10 +63,19 @@ def errors(at: AppTest) -> str:
     return " | ".join(e.value for e in at.error)
 
 
+def chart_specs(at: AppTest) -> list[dict]:
+    """Every plotly figure on the page (as JSON): ``st.plotly_chart``'s and the live chart frames'
+    (``components.live_chart``, which take the figure as their ``spec`` argument)."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    for c in at.get("component_instance"):
+        if c.proto.component_name.endswith("live_chart"):
+            specs.append(json.loads(json.loads(c.proto.json_args)["spec"]))
+    return specs
+
+
 def chart(at: AppTest, title_part: str) -> dict:
     """The plotly figure (as JSON) whose title or a subplot title contains ``title_part``."""
-    for c in at.get("plotly_chart"):
-        spec = json.loads(c.proto.spec)
+    for spec in chart_specs(at):
         layout = spec["layout"]
         titles = [layout.get("title", {}).get("text") or ""] + [a.get("text") or "" for a in layout.get("annotations", [])]
         if any(title_part in t for t in titles):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Frame, Page
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -83,3 +83,23 @@ def wait_settled(page: Page, quiet_s: float = 1.0, timeout_s: float = 60) -> Non
             return
         time.sleep(0.05)
     raise AssertionError(f"the app kept running for more than {timeout_s:g} s")
+
+
+def live_chart(page: Page, title_part: str, timeout_s: float = 120) -> Frame:
+    """The live chart frame (``components.live_chart``) whose chart has a title or subplot title
+    containing ``title_part``, once it shows (the frame draws its figure after it has loaded)."""
+    deadline = time.time() + timeout_s
+    while True:
+        for element in page.locator("iframe[src*='/component/'][src*='live_chart']").element_handles():
+            try:
+                frame = element.content_frame()
+                titles = frame.locator(".gtitle, .annotation-text").all_text_contents() if frame else []
+            except Exception:  # the frame is being replaced
+                continue
+            if any(title_part in t for t in titles):
+                return frame
+        if time.time() > deadline:
+            seen = [f.url for f in page.frames]
+            shot(page, "live_chart_missing")
+            raise AssertionError(f"no live chart titled {title_part!r} within {timeout_s} s; frames: {seen}")
+        time.sleep(0.3)

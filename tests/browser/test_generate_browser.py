@@ -8,7 +8,7 @@ import time
 
 from playwright.sync_api import Page
 
-from page_helpers import ARTIFACTS, COUNT_RUNS, shot, wait_settled
+from page_helpers import ARTIFACTS, COUNT_RUNS, live_chart, shot, wait_settled
 
 
 # Records every frame the flow animation draws (its name) and whether the heatmap image is there.
@@ -41,7 +41,7 @@ def test_step_then_play_the_flow_animation(page: Page, app_url):
     page.goto(f"{app_url}/generate")
     page.get_by_role("heading", name="Generate").wait_for(timeout=120_000)
     wait_settled(page, timeout_s=120)
-    page.locator("[data-testid='stPlotlyChart']").filter(has_text="target density").first.wait_for()
+    live_chart(page, "target density")
     assert metric(page, "Step") == "0"
     shot(page, "generate_1_default")
 
@@ -92,7 +92,7 @@ def test_step_then_play_the_flow_animation(page: Page, app_url):
 
     # Density matching: the U1 ring appears as the target next to the (untrained) model.
     page.get_by_text("Match a density", exact=True).click()
-    page.locator("[data-testid='stPlotlyChart']").filter(has_text="target exp(−U1) / Z").first.wait_for(timeout=120_000)
+    live_chart(page, "target exp(−U1) / Z")
     wait_settled(page, timeout_s=120)
     assert metric(page, "Step") == "0"
     assert re.fullmatch(r"-?\d+\.\d{4}", metric(page, "Held-out KL"))

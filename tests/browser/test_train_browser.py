@@ -10,7 +10,7 @@ import time
 
 from playwright.sync_api import expect
 
-from page_helpers import shot, wait_idle
+from page_helpers import live_chart, shot, wait_idle
 
 
 def metric(page, label: str) -> str:
@@ -35,8 +35,7 @@ def accuracy(page) -> float:
 
 def boundary_title(page) -> str:
     """The decision-boundary plot's title ('epoch N'): changes whenever the plot is redrawn."""
-    plot = page.locator("[data-testid='stPlotlyChart']").filter(has_text=re.compile(r"epoch \d+")).first
-    return re.search(r"epoch \d+", plot.text_content()).group(0)
+    return live_chart(page, "epoch ").locator(".gtitle").first.text_content()
 
 
 def open_train(page, url: str) -> None:
@@ -83,6 +82,10 @@ def test_play_reaches_97_percent_then_pause(page, app_url):
           if reached else "\nmoons default set-up: 97 % not reached within 120 s")
     assert epoch(page) > 0
     first_title = boundary_title(page)
+    # The live chart redraws in place (Plotly.react in the same frame), not as a new chart per drawing:
+    # a mark left on the drawn chart must still be there after the next drawing.
+    frame = live_chart(page, "epoch ")
+    frame.evaluate("() => { document.getElementById('chart').dataset.mark = 'kept'; }")
     e1 = epoch(page)
     deadline = time.time() + 30
     while time.time() < deadline and epoch(page) <= e1:
@@ -92,6 +95,8 @@ def test_play_reaches_97_percent_then_pause(page, app_url):
     while time.time() < deadline and boundary_title(page) == first_title:
         time.sleep(0.5)
     assert boundary_title(page) != first_title, "the boundary plot redraws"
+    assert live_chart(page, "epoch ") == frame and frame.evaluate(
+        "() => document.getElementById('chart').dataset.mark") == "kept", "…in the same frame and chart"
     shot(page, "train_playing")
     pause(page)
     time.sleep(1.5)
