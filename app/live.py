@@ -319,13 +319,16 @@ def play_bar(player: Player, run: LiveRun, caption: str) -> None:
 
 
 def _where(snap: Snapshot) -> None:
-    """Where a worker's run stands, when it is not simply idle or training."""
+    """Where a worker's run stands, when it is not simply idle or training. Always one element (an
+    empty one when there is nothing to say): a message that comes and goes at the top would shift
+    every element drawn after it, and the browser would build them all again at each turn."""
+    place = st.empty()
     if snap.state == "starting":
-        st.caption("Starting this session's training worker…")
+        place.caption("Starting this session's training worker…")
     elif snap.state == "waiting":
-        st.info(classroom.queue_message(snap), icon=":material/hourglass_top:")
+        place.info(classroom.queue_message(snap), icon=":material/hourglass_top:")
     elif snap.state in ("error", "stopped") and snap.drawing is None and snap.error:
-        st.error(f"Training is not available: {snap.error}")
+        place.error(f"Training is not available: {snap.error}")
 
 
 def _tick_s(player: Player, run: LiveRun) -> float | None:
