@@ -1,5 +1,6 @@
 """A class on one server: N browser sessions (Playwright + Debian chromium) train the moons preset on
-the Train page at once; prints epochs/s per session and in total, and the latency of the server's
+the Train page at once; prints epochs/s per session (the least-squares slope of its epoch counter,
+read every 2 s over the measured window) and in total, and the latency of the server's
 health endpoint (/_stcore/health), polled every 0.25 s throughout. The pages open
 ``/train?solver=rk4&dt=0.1`` (``--query``): with a fixed-step solver every epoch costs the same, so
 sessions at different epochs compare fairly (an adaptive solver's epoch costs follow the training).
@@ -103,8 +104,19 @@ def _epoch(page, tries: int = 60) -> tuple[int, float]:
     raise RuntimeError("a page showed no epoch counter for 15 s")
 
 
-def run_class(browser, url: str, n: int, warmup_s: float, measure_s: float, query: str = "") -> tuple[list[float], Health]:
-    """N sessions press Play together; epochs/s of each over ``measure_s`` after ``warmup_s``."""
+def _slope(readings: list[tuple[int, float]]) -> float:
+    """Epochs/s from a page's (epoch, time) readings: the least-squares line through all of them, so a
+    page that happened to show a stale counter at one reading (a redraw late on a busy machine) moves
+    the rate a little, not by the whole lag (two readings once gave one session of two twice the solo
+    speed on fixed-cost epochs)."""
+    epochs, times = [float(e) for e, _ in readings], [t for _, t in readings]
+    return statistics.linear_regression(times, epochs).slope
+
+
+def run_class(browser, url: str, n: int, warmup_s: float, measure_s: float, query: str = "",
+              every_s: float = 2.0) -> tuple[list[float], Health]:
+    """N sessions press Play together; epochs/s of each over ``measure_s`` after ``warmup_s``, from the
+    epoch counters read every ``every_s``."""
     contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(n)]
     pages = [c.new_page() for c in contexts]
     for p in pages:
@@ -126,10 +138,15 @@ def run_class(browser, url: str, n: int, warmup_s: float, measure_s: float, quer
                 if play.is_visible():
                     play.click(timeout=10_000)
     time.sleep(warmup_s)
-    start = [_epoch(p) for p in pages]
-    time.sleep(measure_s)
-    end = [_epoch(p) for p in pages]
-    rates = [(e - s) / (te - ts) for (s, ts), (e, te) in zip(start, end)]
+    readings: list[list[tuple[int, float]]] = [[] for _ in pages]
+    end = time.perf_counter() + measure_s
+    while True:
+        for r, p in zip(readings, pages):
+            r.append(_epoch(p))
+        if time.perf_counter() >= end:
+            break
+        time.sleep(min(every_s, max(0.0, end - time.perf_counter())))
+    rates = [_slope(r) for r in readings]
     for p in pages:
         try:
             p.get_by_role("button", name="Pause").first.click(timeout=5_000)
@@ -165,6 +182,7 @@ def main() -> None:
                     help="the Train page's share-link settings (default: moons with a fixed-step solver, so every "
                          "epoch costs the same; with the adaptive default an epoch's cost follows the training, "
                          "and sessions at different epochs are not comparable). '' for the page's defaults")
+    ap.add_argument("--every", type=float, default=2.0, help="seconds between readings of the epoch counters")
     ap.add_argument("--rest", type=float, default=10.0, help="seconds between classes (closed sessions release)")
     args = ap.parse_args()
 
@@ -182,7 +200,7 @@ def main() -> None:
             print(f"{'N':>2} | {'epochs/s per session':<44} | {'mean':>5} | {'total':>5} | {'vs solo':>8} | "
                   f"{'health max':>10} | {'health p95':>10} | load", flush=True)
             for n in args.sessions:
-                rates, health = run_class(browser, url, n, args.warmup, args.measure, args.query)
+                rates, health = run_class(browser, url, n, args.warmup, args.measure, args.query, args.every)
                 total, mean = sum(rates), statistics.mean(rates)
                 if n == 1:
                     solo = rates[0]
