@@ -3,10 +3,22 @@ one place on the page in every state, so a session taking its turns does not shi
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import apptest_helpers  # noqa: F401 - puts the app's modules on the path
+
+
+@pytest.fixture(autouse=True)
+def _keep_main():
+    """AppTest leaves its script as ``sys.modules["__main__"]``; a script from ``from_function`` has no
+    import spec (the app's entry point sets one), so a worker process started by a later test would
+    run it again as its main module. Put pytest's back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def _page(state: str) -> None:
