@@ -57,6 +57,6 @@ def spec(fig: go.Figure) -> str:
     return pio.to_json({"data": d.get("data", []), "layout": layout}, validate=False)
 
 
-def live_chart(figure: go.Figure | str, key: str) -> None:
-    """Draw ``figure`` (a figure, or its ``spec``) in the frame kept under ``key``."""
-    _component()(spec=figure if isinstance(figure, str) else spec(figure), key=key, default=None)
+def live_chart(figure: go.Figure, key: str) -> None:
+    """Draw ``figure`` in the frame kept under ``key``."""
+    _component()(spec=spec(figure), key=key, default=None)

@@ -99,7 +99,7 @@ def live_chart(page: Page, title_part: str, timeout_s: float = 120) -> Frame:
             if any(title_part in t for t in titles):
                 return frame
         if time.time() > deadline:
-            seen = [f.url for f in page.frames]
+            frames = page.locator("iframe[src*='live_chart']").count()
             shot(page, "live_chart_missing")
-            raise AssertionError(f"no live chart titled {title_part!r} within {timeout_s} s; frames: {seen}")
+            raise AssertionError(f"no live chart titled {title_part!r} within {timeout_s} s ({frames} live chart frames)")
         time.sleep(0.3)
