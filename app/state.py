@@ -296,13 +296,20 @@ def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set
     """``widget(label, *args, key=key, ...)`` showing ``value``; a change calls ``on_set(new value)``
     before the next run. Never give such a widget a default of its own.
 
-    A widget that takes ``value`` gets it as its default too: the browser shows the default when it
-    never received the run that set the state (a first run cut short by a click), and a default of
-    its own (0 for a number box) once showed T, learning rate and batch size as 0 while training went
-    on at 1, 0.01 and 32."""
+    The widget gets ``value`` as its default too (``value``; ``index`` for a radio or selectbox;
+    ``default`` for a multiselect): the browser shows the default when it never received the run that
+    set the state (a first run cut short by a click), and sends it back with its next click. A
+    default of its own once showed T, learning rate and batch size as 0 while training went on at 1,
+    0.01 and 32, and turned a link's circles data set back into moons."""
     sync(key, value)
-    if "value" in inspect.signature(widget).parameters:
+    params = inspect.signature(widget).parameters
+    options = list(args[0] if args else kwargs.get("options", ())) if "options" in params else []
+    if "value" in params:
         kwargs.setdefault("value", value)
+    elif "index" in params and value in options:
+        kwargs.setdefault("index", options.index(value))
+    elif "default" in params and isinstance(value, list) and all(v in options for v in value):
+        kwargs.setdefault("default", value)
     return widget(label, *args, key=key, on_change=_changed, args=(key, on_set), **kwargs)
 
 

@@ -51,6 +51,13 @@ def test_bound_widgets_default_to_the_session_value():
     tol = at.select_slider(key="train_tol")
     assert [float(tol.options[int(i)]) for i in tol.proto.default] == [tol.value] and tol.value == pytest.approx(0.01)
     assert not at.error and not at.exception
+    # a radio's default is an index (it was 0, moons, and a link's circles turned back into moons)
+    at = open_train({"ds": "circles", "seed": "3"})
+    dataset = at.radio(key="train_dataset")
+    assert dataset.value == "circles" and dataset.options[dataset.proto.default] == "circles"
+    # a multiselect's default is the list itself
+    nodes = at.multiselect(key="train_outputs")
+    assert [nodes.options[int(i)] for i in nodes.proto.default] == [str(n) for n in session(at).circuit.outputs]
 
 
 def test_step_moves_the_epoch_counter_and_the_loss(at):
