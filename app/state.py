@@ -9,6 +9,7 @@ pages bind widgets to these objects with ``bound`` and write their share link wi
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -291,6 +292,12 @@ def _changed(key: str, on_set: Callable[[Any], None]) -> None:
         on_set(st.session_state[key])
 
 
+@functools.cache
+def _parameters(widget: Callable) -> frozenset[str]:
+    """A widget function's parameter names (read once per widget, not on every page run)."""
+    return frozenset(inspect.signature(widget).parameters)
+
+
 def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set: Callable[[Any], None],
           **kwargs: Any) -> Any:
     """``widget(label, *args, key=key, ...)`` showing ``value``; a change calls ``on_set(new value)``
@@ -302,7 +309,7 @@ def bound(widget: Callable, label: str, *args: Any, key: str, value: Any, on_set
     default of its own once showed T, learning rate and batch size as 0 while training went on at 1,
     0.01 and 32, and turned a link's circles data set back into moons."""
     sync(key, value)
-    params = inspect.signature(widget).parameters
+    params = _parameters(widget)
     options = list(args[0] if args else kwargs.get("options", ())) if "options" in params else []
     if "value" in params:
         kwargs.setdefault("value", value)
